@@ -1,0 +1,236 @@
+"""Turning arbitrary Python objects into JSON-safe snapshots, without ever raising."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as _dt
+import decimal
+import enum
+import types
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+
+import orjson
+
+MAX_DEPTH = 32
+MAX_ITEMS = 1_000
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+_NOT_CONSUMED = (
+    types.GeneratorType,
+    types.AsyncGeneratorType,
+    types.CoroutineType,
+)
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """Cut ``text`` to ``max_chars`` with a marker giving the original length."""
+    if len(text) <= max_chars:
+        return text
+    return f"{text[:max_chars]}…[truncated: {len(text)} chars in total]"
+
+
+def to_jsonable(obj: Any, max_chars: int) -> Any:
+    """Return a JSON-safe snapshot of ``obj`` (dicts, lists, str, int, float, bool, None).
+
+    Never raises and never consumes iterators; cycles, deep nesting and long strings or
+    collections are replaced or cut with visible markers.
+    """
+    cls = type(obj)
+    if cls is str:
+        return obj if len(obj) <= max_chars else truncate(obj, max_chars)
+    if obj is None or cls is bool or cls is float:
+        return obj
+    if cls is int:
+        return obj if _INT_MIN <= obj <= _INT_MAX else str(obj)
+    try:
+        return _convert(obj, max_chars, 0, set())
+    except Exception:
+        return _safe_repr(obj, max_chars)
+
+
+def _convert(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any:
+    cls = type(obj)
+    if cls is str:
+        return obj if len(obj) <= max_chars else truncate(obj, max_chars)
+    if obj is None or cls is bool or cls is float:
+        return obj
+    if cls is int:
+        return obj if _INT_MIN <= obj <= _INT_MAX else str(obj)
+    if depth >= MAX_DEPTH:
+        return f"<max depth {MAX_DEPTH} reached: {cls.__qualname__}>"
+
+    if isinstance(obj, (dict, list, tuple, set, frozenset, deque)) or _is_record(obj):
+        oid = id(obj)
+        if oid in path:
+            return f"<cycle: {cls.__qualname__}>"
+        path.add(oid)
+        try:
+            return _convert_container(obj, max_chars, depth, path)
+        except Exception:
+            return _safe_repr(obj, max_chars)
+        finally:
+            path.discard(oid)
+    return _convert_scalar(obj, max_chars, depth, path)
+
+
+def _is_record(obj: Any) -> bool:
+    return (
+        isinstance(obj, Mapping)
+        or hasattr(type(obj), "model_dump")
+        or (dataclasses.is_dataclass(obj) and not isinstance(obj, type))
+    )
+
+
+def _convert_container(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any:
+    depth += 1
+    if isinstance(obj, Mapping):
+        return _convert_mapping(obj, max_chars, depth, path)
+    if isinstance(obj, tuple) and hasattr(obj, "_asdict"):  # NamedTuple: keep field names
+        return _convert_mapping(obj._asdict(), max_chars, depth, path)
+    if isinstance(obj, (list, tuple, deque)):
+        return _convert_items(obj, len(obj), max_chars, depth, path)
+    if isinstance(obj, (set, frozenset)):
+        items: list[Any] = list(obj)
+        try:
+            items.sort()
+        except TypeError:
+            items.sort(key=repr)
+        return _convert_items(items, len(items), max_chars, depth, path)
+    if hasattr(type(obj), "model_dump"):  # pydantic v2 models
+        try:
+            dumped = obj.model_dump(mode="python")
+        except Exception:
+            return _safe_repr(obj, max_chars)
+        return _convert_mapping(dumped, max_chars, depth, path)
+    fields = {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}
+    return _convert_mapping(fields, max_chars, depth, path)
+
+
+def _convert_mapping(obj: Mapping[Any, Any], max_chars: int, depth: int, path: set[int]) -> Any:
+    out: dict[str, Any] = {}
+    for i, (key, value) in enumerate(obj.items()):
+        if i >= MAX_ITEMS:
+            out["…"] = f"[{len(obj) - MAX_ITEMS} more entries not recorded]"
+            break
+        skey = key if type(key) is str else _key_to_str(key)
+        out[skey] = _convert(value, max_chars, depth, path)
+    return out
+
+
+def _convert_items(items: Any, size: int, max_chars: int, depth: int, path: set[int]) -> list[Any]:
+    out = [_convert(v, max_chars, depth, path) for _, v in zip(range(MAX_ITEMS), items, strict=False)]
+    if size > MAX_ITEMS:
+        out.append(f"…[{size - MAX_ITEMS} more items not recorded]")
+    return out
+
+
+def _key_to_str(key: Any) -> str:
+    if isinstance(key, enum.Enum):
+        key = key.value
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "backslashreplace")
+    try:
+        return str(key)
+    except Exception:
+        return f"<{type(key).__qualname__} key>"
+
+
+def _convert_scalar(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any:
+    if isinstance(obj, enum.Enum):
+        return _convert(obj.value, max_chars, depth + 1, path)
+    if isinstance(obj, str):  # str subclasses
+        return truncate(str.__str__(obj), max_chars)
+    if isinstance(obj, bool):
+        return bool(obj)
+    if isinstance(obj, int):
+        value = int(obj)
+        return value if _INT_MIN <= value <= _INT_MAX else str(value)
+    if isinstance(obj, float):
+        return float(obj)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return _bytes_to_str(bytes(obj), max_chars)
+    if isinstance(obj, (_dt.datetime, _dt.date, _dt.time)):
+        return obj.isoformat()
+    if isinstance(obj, _dt.timedelta):
+        return obj.total_seconds()
+    if isinstance(obj, (decimal.Decimal, uuid.UUID, PurePath, complex)):
+        return str(obj)
+    if isinstance(obj, _NOT_CONSUMED):
+        return _safe_repr(obj, max_chars)
+    if isinstance(obj, BaseException):
+        return {"type": type(obj).__qualname__, "message": _safe_str(obj, max_chars)}
+    if hasattr(obj, "dtype") and hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return _convert_array(obj, max_chars, depth, path)
+    return _safe_repr(obj, max_chars)
+
+
+def _convert_array(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any:
+    size = getattr(obj, "size", 1)
+    if isinstance(size, int) and size > MAX_ITEMS:
+        return (
+            f"<{type(obj).__qualname__} shape={getattr(obj, 'shape', '?')} "
+            f"dtype={obj.dtype}: {size} values not recorded>"
+        )
+    return _convert(obj.tolist(), max_chars, depth + 1, path)
+
+
+def _bytes_to_str(data: bytes, max_chars: int) -> str:
+    try:
+        return truncate(data.decode("utf-8"), max_chars)
+    except UnicodeDecodeError:
+        encoded = base64.b64encode(data[: max_chars * 3 // 4]).decode("ascii")
+        suffix = "" if len(data) * 4 // 3 <= max_chars else f"…[truncated: {len(data)} bytes]"
+        return f"<bytes base64:{encoded}{suffix}>"
+
+
+def _safe_repr(obj: Any, max_chars: int) -> str:
+    try:
+        text = repr(obj)
+    except Exception:
+        return f"<{type(obj).__qualname__} object (repr failed)>"
+    if type(text) is not str:
+        return f"<{type(obj).__qualname__} object (repr failed)>"
+    return truncate(text, max_chars)
+
+
+def _safe_str(obj: Any, max_chars: int) -> str:
+    try:
+        return truncate(str(obj), max_chars)
+    except Exception:
+        return _safe_repr(obj, max_chars)
+
+
+_DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def dumps(record: Any) -> bytes:
+    """Serialise an exported record to JSON bytes; never raises for JSON-safe input.
+
+    Strings with lone surrogates (e.g. from ``os.fsdecode`` of non-UTF-8 names) are not valid
+    UTF-8, so orjson rejects them; they are then rewritten with U+FFFD.
+    """
+    try:
+        return orjson.dumps(record, option=_DUMP_OPTIONS, default=_fallback)
+    except (orjson.JSONEncodeError, TypeError):
+        return orjson.dumps(_scrub_surrogates(record), option=_DUMP_OPTIONS, default=_fallback)
+
+
+def _fallback(obj: Any) -> Any:
+    return to_jsonable(obj, 100_000)
+
+
+def _scrub_surrogates(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return obj.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(obj, dict):
+        return {_scrub_surrogates(k): _scrub_surrogates(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_scrub_surrogates(v) for v in obj]
+    return obj

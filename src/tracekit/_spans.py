@@ -1,0 +1,575 @@
+"""The span and trace model: slot objects on the hot path, dict records for exporters."""
+
+from __future__ import annotations
+
+import traceback
+from contextvars import ContextVar, Token
+from enum import StrEnum
+from random import getrandbits
+from time import time_ns
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._internal import internal_error, state, warn_once
+from ._serialize import dumps, to_jsonable
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+
+SCHEMA_VERSION = 1
+
+StatusCode = Literal["OK", "ERROR"]
+
+
+class SpanType(StrEnum):
+    """What a span stands for; exported as its upper-case string value.
+
+    Example:
+        >>> with tracekit.span("search", span_type=SpanType.RETRIEVER): ...
+    """
+
+    LLM = "LLM"
+    CHAT_MODEL = "CHAT_MODEL"
+    EMBEDDING = "EMBEDDING"
+    TOOL = "TOOL"
+    RETRIEVER = "RETRIEVER"
+    RERANKER = "RERANKER"
+    AGENT = "AGENT"
+    CHAIN = "CHAIN"
+    PARSER = "PARSER"
+    MEMORY = "MEMORY"
+    GUARDRAIL = "GUARDRAIL"
+    EVALUATOR = "EVALUATOR"
+    UNKNOWN = "UNKNOWN"
+
+
+_SPAN_TYPES: dict[Any, SpanType] = {}
+for _t in SpanType:
+    _SPAN_TYPES[_t] = _t
+    _SPAN_TYPES[_t.value.lower()] = _t
+_MODEL_SPAN_TYPES = frozenset({SpanType.LLM, SpanType.CHAT_MODEL, SpanType.EMBEDDING})
+USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+def parse_span_type(value: Any) -> SpanType:
+    """Return the SpanType for ``value``; raise ValueError naming the valid ones."""
+    found = _SPAN_TYPES.get(value)
+    if found is None:
+        valid = ", ".join(t.value for t in SpanType)
+        raise ValueError(f"span_type must be one of {valid}; got {value!r}")
+    return found
+
+
+def coerce_span_type(value: Any) -> SpanType:
+    """Like parse_span_type, but warns and falls back to UNKNOWN (used at run time)."""
+    found = _SPAN_TYPES.get(value)
+    if found is None:
+        warn_once(f"span_type:{value!r}", f"tracekit: unknown span_type {value!r}; using UNKNOWN")
+        return SpanType.UNKNOWN
+    return found
+
+
+CURRENT_SPAN: ContextVar[Span | NonRecordingSpan | None] = ContextVar(
+    "tracekit_current_span", default=None
+)
+
+
+def new_trace_id() -> str:
+    return f"{getrandbits(128) or 1:032x}"
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    """The ``error`` field of a span: type, message and formatted stack trace."""
+    cls = type(exc)
+    module = cls.__module__
+    name = cls.__qualname__ if module in {"builtins", "__main__"} else f"{module}.{cls.__qualname__}"
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<{cls.__qualname__}: str() failed>"
+    try:
+        stack = "".join(traceback.format_exception(exc))
+    except Exception:
+        stack = ""
+    limit = state.max_payload_chars
+    return {
+        "type": name,
+        "message": to_jsonable(message, limit),
+        "stacktrace": to_jsonable(stack, limit * 2),
+    }
+
+
+class Span:
+    """One timed operation in a trace.
+
+    Created by ``@tracekit.trace``, ``tracekit.span()``, ``tracekit.start_span()`` and the
+    integrations; never instantiated directly.
+
+    Example:
+        >>> with tracekit.span("lookup", span_type="TOOL") as s:
+        ...     s.set_inputs({"query": "weather"})
+        ...     s.set_outputs("sunny")
+    """
+
+    __slots__ = (
+        "_token",
+        "_trace",
+        "attributes",
+        "cost_usd",
+        "end_time_ns",
+        "error",
+        "events",
+        "inputs",
+        "late",
+        "model",
+        "name",
+        "outputs",
+        "parent_span_id",
+        "provider",
+        "span_id",
+        "span_type",
+        "start_time_ns",
+        "status",
+        "status_message",
+        "usage",
+    )
+
+    is_recording = True
+
+    def __init__(
+        self,
+        name: str,
+        span_type: SpanType,
+        trace: Trace,
+        parent_span_id: str | None,
+        start_time_ns: int | None = None,
+    ) -> None:
+        self.name = name
+        self.span_type = span_type
+        self._trace = trace
+        self.span_id = f"{getrandbits(64) or 1:016x}"
+        self.parent_span_id = parent_span_id
+        self.start_time_ns = start_time_ns or time_ns()
+        self.end_time_ns: int | None = None
+        self.status: StatusCode = "OK"
+        self.status_message: str | None = None
+        self.error: dict[str, Any] | None = None
+        self.inputs: Any = None
+        self.outputs: Any = None
+        self.attributes: dict[str, Any] | None = None
+        self.events: list[dict[str, Any]] | None = None
+        self.model: str | None = None
+        self.provider: str | None = None
+        self.usage: dict[str, int] | None = None
+        self.cost_usd: float | None = None
+        self.late = False
+        self._token: Token[Any] | None = None
+
+    @property
+    def trace_id(self) -> str:
+        """The 32-hex-digit trace id shared by every span of the trace."""
+        return self._trace.trace_id
+
+    @property
+    def ended(self) -> bool:
+        """Whether ``end()`` has run."""
+        return self.end_time_ns is not None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Span {self.name!r} type={self.span_type.value} trace_id={self.trace_id}"
+            f" span_id={self.span_id} status={self.status}>"
+        )
+
+    # -- data --------------------------------------------------------------------------
+
+    def set_inputs(self, inputs: Any) -> None:
+        """Record the span's inputs (snapshotted now; later changes to ``inputs`` are not seen)."""
+        try:
+            self.inputs = to_jsonable(inputs, state.max_payload_chars)
+        except Exception:
+            internal_error("Span.set_inputs")
+
+    def set_outputs(self, outputs: Any) -> None:
+        """Record the span's outputs (snapshotted now)."""
+        try:
+            self.outputs = to_jsonable(outputs, state.max_payload_chars)
+        except Exception:
+            internal_error("Span.set_outputs")
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute; values are snapshotted like inputs."""
+        try:
+            attrs = self.attributes
+            if attrs is None:
+                attrs = self.attributes = {}
+            attrs[str(key)] = to_jsonable(value, state.max_payload_chars)
+        except Exception:
+            internal_error("Span.set_attribute")
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """Set several attributes at once."""
+        try:
+            for key, value in attributes.items():
+                self.set_attribute(key, value)
+        except Exception:
+            internal_error("Span.set_attributes")
+
+    def add_event(self, name: str, attributes: Mapping[str, Any] | None = None) -> None:
+        """Add a timestamped event (a log line inside the span)."""
+        try:
+            event = {
+                "name": str(name),
+                "time_ns": time_ns(),
+                "attributes": to_jsonable(dict(attributes or {}), state.max_payload_chars),
+            }
+            if self.events is None:
+                self.events = [event]
+            else:
+                self.events.append(event)
+        except Exception:
+            internal_error("Span.add_event")
+
+    def record_exception(self, exception: BaseException) -> None:
+        """Add an ``exception`` event (type, message, stack trace); the status is left alone."""
+        try:
+            err = error_record(exception)
+            self.add_event(
+                "exception",
+                {
+                    "exception.type": err["type"],
+                    "exception.message": err["message"],
+                    "exception.stacktrace": err["stacktrace"],
+                },
+            )
+        except Exception:
+            internal_error("Span.record_exception")
+
+    def set_status(self, status: StatusCode | str, message: str | None = None) -> None:
+        """Set the status to ``"OK"`` or ``"ERROR"`` with an optional message."""
+        normal = str(status).upper()
+        if normal not in {"OK", "ERROR"}:
+            warn_once(f"status:{status!r}", f"tracekit: status must be 'OK' or 'ERROR', got {status!r}")
+            return
+        self.status = normal  # type: ignore[assignment]
+        self.status_message = None if message is None else str(message)
+
+    def set_usage(self, **usage: int | None) -> None:
+        """Record token usage: input_tokens, output_tokens, total_tokens, cached_input_tokens,
+        cache_write_tokens, reasoning_tokens. ``None`` values are left out (unknown, not zero)."""
+        current = self.usage if self.usage is not None else {}
+        for key, value in usage.items():
+            if key not in USAGE_KEYS:
+                warn_once(f"usage:{key}", f"tracekit: unknown usage key {key!r}")
+                continue
+            if value is not None:
+                current[key] = int(value)
+        self.usage = current
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def end(self, end_time_ns: int | None = None) -> None:
+        """End the span. Ending twice is harmless: the second call does nothing."""
+        try:
+            self._finish(end_time_ns)
+        except Exception:
+            internal_error("Span.end")
+
+    def _fail(self, exc: BaseException) -> None:
+        """Mark the span failed by ``exc`` (which the caller re-raises)."""
+        try:
+            self.status = "ERROR"
+            self.error = error_record(exc)
+            if self.status_message is None:
+                self.status_message = self.error["message"]
+        except Exception:
+            internal_error("Span._fail")
+
+    def _finish(self, end_time_ns: int | None = None) -> None:
+        if self.end_time_ns is not None:
+            return
+        self.end_time_ns = end_time_ns or time_ns()
+        token = self._token
+        if token is not None:
+            self._token = None
+            try:
+                CURRENT_SPAN.reset(token)
+            except ValueError:
+                # Ended in another thread or context: that context keeps its own value.
+                pass
+        trace = self._trace
+        if self.status == "ERROR":
+            trace.has_error = True
+        if trace.closed:
+            self.late = True
+            trace.on_late_span(self)
+            return
+        trace.spans.append(self)
+        if trace.root is self:
+            trace.closed = True
+            trace.on_root_end()
+
+    def __enter__(self) -> Span:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self._fail(exc)
+        self.end()
+
+    # -- export ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The span as an exported record (see docs/schema.md)."""
+        end = self.end_time_ns
+        record: dict[str, Any] = {
+            "span_id": self.span_id,
+            "parent_span_id": self.parent_span_id,
+            "trace_id": self._trace.trace_id,
+            "name": self.name,
+            "span_type": self.span_type.value,
+            "start_time_ns": self.start_time_ns,
+            "end_time_ns": end,
+            "duration_ms": None if end is None else (end - self.start_time_ns) / 1e6,
+            "status": self.status,
+            "status_message": self.status_message,
+            "error": self.error,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "attributes": self.attributes or {},
+            "events": self.events or [],
+        }
+        if (
+            self.span_type in _MODEL_SPAN_TYPES
+            or self.model is not None
+            or self.usage is not None
+            or self.cost_usd is not None
+        ):
+            record["model"] = self.model
+            record["provider"] = self.provider
+            record["usage"] = self.usage
+            record["cost_usd"] = self.cost_usd
+        if self.late:
+            record["late"] = True
+        return record
+
+
+class NonRecordingSpan:
+    """Stands in for a span when tracing is disabled or the trace was not sampled.
+
+    Every method is a no-op; nested spans of an unsampled trace share one instance, so the
+    trace id stays visible and nesting behaves as it would when recording.
+    """
+
+    __slots__ = ("_token", "_trace_id")
+
+    is_recording = False
+    name = ""
+    span_type = SpanType.UNKNOWN
+    span_id = ""
+    parent_span_id = None
+    status: StatusCode = "OK"
+    late = False
+    ended = False
+
+    def __init__(self, trace_id: str = "") -> None:
+        self._trace_id = trace_id
+        self._token: Token[Any] | None = None
+
+    @property
+    def trace_id(self) -> str:
+        return self._trace_id
+
+    def __repr__(self) -> str:
+        return f"<NonRecordingSpan trace_id={self._trace_id or None}>"
+
+    def set_inputs(self, inputs: Any) -> None:
+        pass
+
+    def set_outputs(self, outputs: Any) -> None:
+        pass
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        pass
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        pass
+
+    def add_event(self, name: str, attributes: Mapping[str, Any] | None = None) -> None:
+        pass
+
+    def record_exception(self, exception: BaseException) -> None:
+        pass
+
+    def set_status(self, status: str, message: str | None = None) -> None:
+        pass
+
+    def set_usage(self, **usage: int | None) -> None:
+        pass
+
+    def end(self, end_time_ns: int | None = None) -> None:
+        token = self._token
+        if token is not None:
+            self._token = None
+            try:
+                CURRENT_SPAN.reset(token)
+            except ValueError:
+                pass
+
+    def _fail(self, exc: BaseException) -> None:
+        pass
+
+    def _finish(self, end_time_ns: int | None = None) -> None:
+        pass
+
+    def __enter__(self) -> NonRecordingSpan:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
+
+
+NOOP_SPAN = NonRecordingSpan()
+
+
+class Trace:
+    """A finished trace as exporters receive it: a summary plus its spans.
+
+    Treat it as read-only: the same object goes to every exporter.
+    """
+
+    __slots__ = (
+        "_dict",
+        "_json",
+        "closed",
+        "has_error",
+        "head_sampled",
+        "late",
+        "metadata",
+        "name",
+        "root",
+        "session_id",
+        "spans",
+        "tags",
+        "trace_id",
+        "user_id",
+    )
+
+    def __init__(self, trace_id: str, head_sampled: bool = True) -> None:
+        self.trace_id = trace_id
+        self.head_sampled = head_sampled
+        self.root: Span | None = None
+        self.spans: list[Span] = []
+        self.name: str | None = None
+        self.tags: dict[str, str] | None = None
+        self.metadata: dict[str, Any] | None = None
+        self.user_id: str | None = None
+        self.session_id: str | None = None
+        self.closed = False
+        self.has_error = False
+        self.late = False
+        self._dict: dict[str, Any] | None = None
+        self._json: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"<Trace {self.display_name!r} trace_id={self.trace_id} spans={len(self.spans)}>"
+
+    @property
+    def display_name(self) -> str:
+        """The trace's name: set by ``update_current_trace(name=...)`` or the root span's name."""
+        if self.name is not None:
+            return self.name
+        return self.root.name if self.root is not None else ""
+
+    @property
+    def status(self) -> StatusCode:
+        """The root span's status; for a fragment of late spans, ``"ERROR"`` if any failed."""
+        if self.root is not None:
+            return self.root.status
+        return "ERROR" if self.has_error else "OK"
+
+    def on_root_end(self) -> None:
+        from ._tracer import finish_trace
+
+        finish_trace(self)
+
+    def on_late_span(self, span: Span) -> None:
+        from ._tracer import finish_late_span
+
+        finish_late_span(self, span)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trace as an exported record, computed once (see docs/schema.md)."""
+        record = self._dict
+        if record is None:
+            record = self._dict = self._build_dict()
+        return record
+
+    def to_json(self) -> bytes:
+        """The record as JSON bytes (one JSONL line without the newline), computed once."""
+        data = self._json
+        if data is None:
+            data = self._json = dumps(self.to_dict())
+        return data
+
+    def _build_dict(self) -> dict[str, Any]:
+        spans = sorted(self.spans, key=_start_key)
+        span_dicts = [s.to_dict() for s in spans]
+        root = self.root
+        start = root.start_time_ns if root is not None else min(s.start_time_ns for s in spans)
+        end = root.end_time_ns if root is not None and root.end_time_ns is not None else None
+        if end is None or self.late:
+            end = max((s.end_time_ns or 0) for s in spans)
+            start = min(s.start_time_ns for s in spans)
+        usage: dict[str, int] = {}
+        cost: float | None = None
+        models: list[str] = []
+        error_count = 0
+        for s in spans:
+            if s.usage:
+                for key, value in s.usage.items():
+                    usage[key] = usage.get(key, 0) + value
+            if s.cost_usd is not None:
+                cost = s.cost_usd if cost is None else cost + s.cost_usd
+            if s.model and s.model not in models:
+                models.append(s.model)
+            if s.status == "ERROR":
+                error_count += 1
+        record: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "trace_id": self.trace_id,
+            "name": self.display_name,
+            "start_time_ns": start,
+            "end_time_ns": end,
+            "duration_ms": (end - start) / 1e6,
+            "status": self.status,
+            "tags": self.tags or {},
+            "metadata": self.metadata or {},
+            "user_id": self.user_id,
+            "session_id": self.session_id,
+            "span_count": len(span_dicts),
+            "error_count": error_count,
+            "usage": usage,
+            "cost_usd": cost,
+            "models": models,
+            "spans": span_dicts,
+        }
+        if self.late:
+            record["late"] = True
+        return record
+
+
+def _start_key(span: Span) -> int:
+    return span.start_time_ns

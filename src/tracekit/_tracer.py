@@ -1,0 +1,302 @@
+"""Starting spans, nesting them through contextvars, and handing finished traces on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from random import getrandbits
+from typing import TYPE_CHECKING, Any
+
+from ._internal import internal_error, log_once, state, warn_once
+from ._serialize import to_jsonable
+from ._spans import (
+    CURRENT_SPAN,
+    NOOP_SPAN,
+    NonRecordingSpan,
+    Span,
+    SpanType,
+    Trace,
+    coerce_span_type,
+)
+
+if TYPE_CHECKING:
+    from contextvars import Token
+    from types import TracebackType
+
+_MASK64 = 2**64 - 1
+
+AnySpan = Span | NonRecordingSpan
+
+
+def new_span(
+    name: str,
+    span_type: SpanType,
+    parent: AnySpan | None = None,
+    start_time_ns: int | None = None,
+) -> AnySpan:
+    """Create a span under ``parent`` (default: the current span); never raises."""
+    if not state.enabled:
+        return NOOP_SPAN
+    try:
+        if parent is None:
+            parent = CURRENT_SPAN.get()
+        if parent is not None:
+            if parent.is_recording:
+                return Span(name, span_type, parent._trace, parent.span_id, start_time_ns)  # type: ignore[union-attr]
+            if parent is not NOOP_SPAN:
+                return parent  # inside an unsampled trace: share its stand-in
+        return _new_root(name, span_type, start_time_ns)
+    except Exception:
+        internal_error("start span")
+        return NOOP_SPAN
+
+
+def _new_root(name: str, span_type: SpanType, start_time_ns: int | None) -> AnySpan:
+    if state.settings is None:
+        ensure_configured()
+        if not state.enabled:
+            return NOOP_SPAN
+    bits = getrandbits(128) or 1
+    trace_id = f"{bits:032x}"
+    sampled = (bits & _MASK64) < state.sample_threshold
+    if not sampled and not state.tail_sampling:
+        return NonRecordingSpan(trace_id)
+    trace = Trace(trace_id, head_sampled=sampled)
+    root = Span(name, span_type, trace, None, start_time_ns)
+    trace.root = root
+    return root
+
+
+def ensure_configured() -> None:
+    """Configure from the environment on first use; disable tracing if that fails."""
+    from ._config import ConfigurationError, configure
+
+    with state.config_lock:
+        if state.settings is not None:
+            return
+        try:
+            configure()
+        except ConfigurationError as exc:
+            state.enabled = False
+            log_once("config", "tracekit: tracing disabled: %s", exc)
+
+
+def finish_trace(trace: Trace) -> None:
+    """Called when the local root ends: tail sampling, then the export queue."""
+    if not trace.head_sampled:
+        root = trace.root
+        keep = state.keep_errors and trace.has_error
+        slow_ns = state.keep_slower_ns
+        if not keep and slow_ns is not None and root is not None and root.end_time_ns:
+            keep = root.end_time_ns - root.start_time_ns >= slow_ns
+        if not keep:
+            state.sampled_out += 1
+            trace.spans = []
+            return
+        trace.head_sampled = True  # kept: late spans of this trace are exported too
+    _submit(trace)
+
+
+def finish_late_span(trace: Trace, span: Span) -> None:
+    """A span that ended after its root: exported on its own, marked ``late``."""
+    if not trace.head_sampled:
+        return
+    fragment = Trace(trace.trace_id)
+    fragment.late = True
+    fragment.closed = True
+    fragment.name = trace.display_name
+    fragment.tags = trace.tags
+    fragment.metadata = trace.metadata
+    fragment.user_id = trace.user_id
+    fragment.session_id = trace.session_id
+    fragment.has_error = span.status == "ERROR"
+    fragment.spans.append(span)
+    _submit(fragment)
+
+
+def _submit(trace: Trace) -> None:
+    pipeline = state.pipeline
+    if pipeline is None:
+        ensure_configured()
+        pipeline = state.pipeline
+        if pipeline is None:
+            return
+    pipeline.submit(trace)
+
+
+# -- public front doors ----------------------------------------------------------------
+
+
+def start_span(
+    name: str,
+    *,
+    span_type: SpanType | str = SpanType.UNKNOWN,
+    inputs: Any = None,
+    attributes: Mapping[str, Any] | None = None,
+    parent: Span | NonRecordingSpan | None = None,
+    make_current: bool = False,
+    start_time_ns: int | None = None,
+) -> Span | NonRecordingSpan:
+    """Start a span and return it; you must call ``.end()`` on it.
+
+    For callback-style code where a ``with`` block does not fit. The span is not made current
+    unless ``make_current=True`` (then end it in the same thread or task).
+
+    Example:
+        >>> s = tracekit.start_span("on_message", span_type="TOOL", inputs={"id": 7})
+        >>> ...
+        >>> s.set_outputs("done"); s.end()
+    """
+    span = new_span(name, coerce_span_type(span_type), parent, start_time_ns)
+    if not span.is_recording:
+        if make_current and span is not NOOP_SPAN:
+            # A fresh stand-in so this caller's token does not clash with the shared one.
+            stand_in = NonRecordingSpan(span.trace_id)
+            stand_in._token = CURRENT_SPAN.set(stand_in)
+            return stand_in
+        return span
+    if inputs is not None:
+        span.set_inputs(inputs)
+    if attributes:
+        span.set_attributes(attributes)
+    if make_current:
+        span._token = CURRENT_SPAN.set(span)  # type: ignore[union-attr]
+    return span
+
+
+class span:  # noqa: N801 -- used like a function: `with tracekit.span(...)`
+    """Trace a block: ``with tracekit.span("name") as s:`` or ``async with``.
+
+    The span is current inside the block; an exception leaving the block is recorded on the
+    span (type, message, stack trace) and propagates unchanged.
+
+    Example:
+        >>> with tracekit.span("retrieve", span_type="RETRIEVER", attributes={"k": 3}) as s:
+        ...     docs = search(query)
+        ...     s.set_outputs(docs)
+    """
+
+    __slots__ = ("_attributes", "_inputs", "_name", "_span", "_span_type", "_token")
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        span_type: SpanType | str = SpanType.UNKNOWN,
+        inputs: Any = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._name = name
+        self._span_type = coerce_span_type(span_type)
+        self._inputs = inputs
+        self._attributes = attributes
+        self._span: AnySpan = NOOP_SPAN
+        self._token: Token[Any] | None = None
+
+    def __enter__(self) -> Span | NonRecordingSpan:
+        s = self._span = new_span(self._name, self._span_type)
+        if s.is_recording:
+            if self._inputs is not None:
+                s.set_inputs(self._inputs)
+            if self._attributes:
+                s.set_attributes(self._attributes)
+        self._token = CURRENT_SPAN.set(s)
+        return s
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        token = self._token
+        if token is not None:
+            self._token = None
+            try:
+                CURRENT_SPAN.reset(token)
+            except ValueError:
+                warn_once("scope-context", "tracekit: a span was left in another context")
+        s = self._span
+        if exc is not None:
+            s._fail(exc)
+        s.end()
+
+    async def __aenter__(self) -> Span | NonRecordingSpan:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+def get_current_span() -> Span | NonRecordingSpan | None:
+    """The span current in this thread or task, or ``None`` outside any span.
+
+    Example:
+        >>> tracekit.get_current_span().set_attribute("user.tier", "pro")
+    """
+    return CURRENT_SPAN.get()
+
+
+def get_current_trace_id() -> str | None:
+    """The 32-hex-digit id of the current trace, or ``None`` outside any trace."""
+    current = CURRENT_SPAN.get()
+    if current is None or not current.trace_id:
+        return None
+    return current.trace_id
+
+
+def update_current_trace(
+    *,
+    name: str | None = None,
+    tags: Mapping[str, Any] | Iterable[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+) -> None:
+    """Set the current trace's name, tags, metadata, user and session.
+
+    Tags and metadata merge with what is already set. Tags are ``{key: value}`` strings; a
+    plain list of strings becomes keys with empty values.
+
+    Example:
+        >>> tracekit.update_current_trace(user_id="u-42", tags={"env": "prod"})
+    """
+    current = CURRENT_SPAN.get()
+    if current is None:
+        warn_once(
+            "update_current_trace",
+            "tracekit.update_current_trace() called outside any trace; nothing was updated",
+        )
+        return
+    if not current.is_recording:
+        return
+    try:
+        trace = current._trace  # type: ignore[union-attr]
+        if trace.closed:
+            warn_once("update-closed", "tracekit.update_current_trace(): the trace already ended")
+            return
+        if name is not None:
+            trace.name = str(name)
+        if tags is not None:
+            merged = dict(trace.tags or {})
+            if isinstance(tags, Mapping):
+                merged.update({str(k): str(v) for k, v in tags.items()})
+            elif isinstance(tags, str):
+                merged[tags] = ""
+            else:
+                merged.update({str(k): "" for k in tags})
+            trace.tags = merged
+        if metadata is not None:
+            merged_meta = dict(trace.metadata or {})
+            merged_meta.update(to_jsonable(dict(metadata), state.max_payload_chars))
+            trace.metadata = merged_meta
+        if user_id is not None:
+            trace.user_id = str(user_id)
+        if session_id is not None:
+            trace.session_id = str(session_id)
+    except Exception:
+        internal_error("update_current_trace")
