@@ -24,7 +24,7 @@ from ._tracer import (
 from .exporters import ConsoleExporter, Exporter, InMemoryExporter, JsonlExporter
 
 if TYPE_CHECKING:
-    from ._config import ConfigurationError, Settings, configure
+    from ._config import ConfigurationError, Settings, configure, current_settings
 
 __version__ = "0.1.0"
 
@@ -43,6 +43,7 @@ __all__ = [
     "__version__",
     "configure",
     "context",
+    "current_settings",
     "disable",
     "enable",
     "flush",
@@ -61,6 +62,7 @@ _LAZY = {
     "configure": "._config",
     "ConfigurationError": "._config",
     "Settings": "._config",
+    "current_settings": "._config",
 }
 
 

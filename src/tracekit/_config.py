@@ -33,15 +33,15 @@ class Settings(BaseModel):
     enabled: bool = True
     home: Path = Field(default_factory=default_home)
     exporters: tuple[Any, ...] | None = None
-    sample_rate: float = Field(1.0, ge=0.0, le=1.0)
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     keep_errors: bool = True
-    keep_slower_than_ms: float | None = Field(None, ge=0.0)
-    max_queue_size: int = Field(20_000, ge=1)
-    export_batch_size: int = Field(512, ge=1)
-    export_interval_ms: float = Field(500.0, gt=0.0)
-    exit_timeout_s: float = Field(2.0, ge=0.0)
-    max_payload_chars: int = Field(20_000, ge=64)
-    max_generator_items: int = Field(1_000, ge=0)
+    keep_slower_than_ms: float | None = Field(default=None, ge=0.0)
+    max_queue_size: int = Field(default=20_000, ge=1)
+    export_batch_size: int = Field(default=512, ge=1)
+    export_interval_ms: float = Field(default=500.0, gt=0.0)
+    exit_timeout_s: float = Field(default=2.0, ge=0.0)
+    max_payload_chars: int = Field(default=20_000, ge=64)
+    max_generator_items: int = Field(default=1_000, ge=0)
     propagate_to_threads: bool = True
     raise_internal_errors: bool = False
 

@@ -72,9 +72,7 @@ def _capture_inputs(span: AnySpan, binder: _ArgBinder, args: Any, kwargs: Any) -
         internal_error("capture inputs")
 
 
-def _start(
-    name: str, span_type: SpanType, attributes: Mapping[str, Any] | None
-) -> AnySpan:
+def _start(name: str, span_type: SpanType, attributes: Mapping[str, Any] | None) -> AnySpan:
     span = new_span(name, span_type)
     if attributes and span.is_recording:
         span.set_attributes(attributes)
@@ -82,8 +80,8 @@ def _start(
 
 
 def _default_name(func: Callable[..., Any]) -> str:
-    qualname: str = getattr(func, "__qualname__", None) or getattr(func, "__name__", "function")
-    return qualname.rpartition("<locals>.")[2]
+    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    return str(qualname or type(func).__name__).rpartition("<locals>.")[2]
 
 
 @overload
@@ -289,8 +287,8 @@ def _wrap_generator(
                 token = CURRENT_SPAN.set(span)
                 try:
                     if to_throw is not None:
-                        exc, to_throw = to_throw, None
-                        item = gen.throw(exc)
+                        pending, to_throw = to_throw, None
+                        item = gen.throw(pending)
                     else:
                         item = gen.send(to_send)
                 except StopIteration as stop:
@@ -361,8 +359,8 @@ def _wrap_async_generator(
                 token = CURRENT_SPAN.set(span)
                 try:
                     if to_throw is not None:
-                        exc, to_throw = to_throw, None
-                        item = await agen.athrow(exc)
+                        pending, to_throw = to_throw, None
+                        item = await agen.athrow(pending)
                     else:
                         item = await agen.asend(to_send)
                 except StopAsyncIteration:

@@ -123,7 +123,9 @@ def _convert_mapping(obj: Mapping[Any, Any], max_chars: int, depth: int, path: s
 
 
 def _convert_items(items: Any, size: int, max_chars: int, depth: int, path: set[int]) -> list[Any]:
-    out = [_convert(v, max_chars, depth, path) for _, v in zip(range(MAX_ITEMS), items, strict=False)]
+    out = [
+        _convert(v, max_chars, depth, path) for _, v in zip(range(MAX_ITEMS), items, strict=False)
+    ]
     if size > MAX_ITEMS:
         out.append(f"…[{size - MAX_ITEMS} more items not recorded]")
     return out

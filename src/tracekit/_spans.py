@@ -89,7 +89,9 @@ def error_record(exc: BaseException) -> dict[str, Any]:
     """The ``error`` field of a span: type, message and formatted stack trace."""
     cls = type(exc)
     module = cls.__module__
-    name = cls.__qualname__ if module in {"builtins", "__main__"} else f"{module}.{cls.__qualname__}"
+    name = (
+        cls.__qualname__ if module in {"builtins", "__main__"} else f"{module}.{cls.__qualname__}"
+    )
     try:
         message = str(exc)
     except Exception:
@@ -256,7 +258,9 @@ class Span:
         """Set the status to ``"OK"`` or ``"ERROR"`` with an optional message."""
         normal = str(status).upper()
         if normal not in {"OK", "ERROR"}:
-            warn_once(f"status:{status!r}", f"tracekit: status must be 'OK' or 'ERROR', got {status!r}")
+            warn_once(
+                f"status:{status!r}", f"tracekit: status must be 'OK' or 'ERROR', got {status!r}"
+            )
             return
         self.status = normal  # type: ignore[assignment]
         self.status_message = None if message is None else str(message)
@@ -299,7 +303,7 @@ class Span:
         token = self._token
         if token is not None:
             self._token = None
-            try:
+            try:  # noqa: SIM105 -- contextlib.suppress costs more on this path
                 CURRENT_SPAN.reset(token)
             except ValueError:
                 # Ended in another thread or context: that context keeps its own value.
@@ -423,7 +427,7 @@ class NonRecordingSpan:
         token = self._token
         if token is not None:
             self._token = None
-            try:
+            try:  # noqa: SIM105 -- as in Span._finish
                 CURRENT_SPAN.reset(token)
             except ValueError:
                 pass

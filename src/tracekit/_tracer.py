@@ -159,11 +159,11 @@ def start_span(
     if attributes:
         span.set_attributes(attributes)
     if make_current:
-        span._token = CURRENT_SPAN.set(span)  # type: ignore[union-attr]
+        span._token = CURRENT_SPAN.set(span)
     return span
 
 
-class span:  # noqa: N801 -- used like a function: `with tracekit.span(...)`
+class span:
     """Trace a block: ``with tracekit.span("name") as s:`` or ``async with``.
 
     The span is current inside the block; an exception leaving the block is recorded on the

@@ -89,6 +89,6 @@ def set_thread_propagation(enabled: bool) -> None:
         _original_submit = ThreadPoolExecutor.submit
         ThreadPoolExecutor.submit = _submit_with_span  # type: ignore[method-assign,assignment]
     elif not enabled and _original_submit is not None:
-        if ThreadPoolExecutor.submit is _submit_with_span:  # type: ignore[comparison-overlap]
+        if ThreadPoolExecutor.submit is _submit_with_span:
             ThreadPoolExecutor.submit = _original_submit  # type: ignore[method-assign]
         _original_submit = None

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from .._spans import Trace
+    from tracekit._spans import Trace
 
 
 @runtime_checkable

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._spans import Trace
+    from tracekit._spans import Trace
 
 
 class ConsoleExporter:
@@ -73,7 +73,7 @@ def _fmt_usage(usage: dict[str, int] | None, cost: float | None) -> str:
 
 
 def _short(value: Any, max_chars: int) -> str:
-    from .._serialize import dumps
+    from tracekit._serialize import dumps
 
     text = value if isinstance(value, str) else dumps(value).decode("utf-8", "replace")
     text = text.replace("\n", "\\n")

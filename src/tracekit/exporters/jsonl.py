@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .._spans import Trace
+    from tracekit._spans import Trace
 
 
 class JsonlExporter:

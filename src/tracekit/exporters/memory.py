@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._spans import Trace
+    from tracekit._spans import Trace
 
 
 class InMemoryExporter:

@@ -1,0 +1,140 @@
+"""configure(): validation with clear errors, environment variables, precedence."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tracekit
+from tracekit._config import Settings, resolve
+from tracekit._internal import state
+
+
+def test_defaults() -> None:
+    """Documented defaults hold when nothing is set."""
+    settings = Settings()
+    assert settings.sample_rate == 1.0
+    assert settings.keep_errors is True
+    assert settings.exit_timeout_s == 2.0
+    assert settings.exporters is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"sample_rate": 2}, "configure(sample_rate=...)"),
+        ({"sample_rate": "lots"}, "configure(sample_rate=...)"),
+        ({"max_queue_size": 0}, "configure(max_queue_size=...)"),
+        ({"exporters": ["carrier-pigeon"]}, "unknown exporter name 'carrier-pigeon'"),
+        ({"exporters": [object()]}, "is not an exporter"),
+        ({"keep_slower_than_ms": -1}, "configure(keep_slower_than_ms=...)"),
+    ],
+)
+def test_bad_values_raise_with_the_parameter_name(kwargs: dict[str, Any], needle: str) -> None:
+    """A wrong type or value raises ConfigurationError naming the parameter."""
+    with pytest.raises(tracekit.ConfigurationError) as info:
+        tracekit.configure(**kwargs)
+    assert needle in str(info.value)
+
+
+def test_unknown_keyword_is_rejected() -> None:
+    """A misspelt setting raises at once, naming it."""
+    with pytest.raises(TypeError, match="sample_rte"):
+        tracekit.configure(sample_rte=0.5)  # type: ignore[call-arg]
+
+
+def test_env_variables_apply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TRACEKIT_<NAME> variables set the same settings."""
+    monkeypatch.setenv("TRACEKIT_SAMPLE_RATE", "0.25")
+    monkeypatch.setenv("TRACEKIT_KEEP_ERRORS", "false")
+    monkeypatch.setenv("TRACEKIT_EXPORTERS", "console,jsonl")
+    settings = resolve()
+    assert settings.sample_rate == 0.25
+    assert settings.keep_errors is False
+    assert settings.exporters == ("console", "jsonl")
+
+
+def test_argument_beats_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An argument overrides the environment variable."""
+    monkeypatch.setenv("TRACEKIT_SAMPLE_RATE", "0.25")
+    assert resolve(sample_rate=0.5).sample_rate == 0.5
+
+
+def test_bad_env_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An invalid environment value raises naming the variable."""
+    monkeypatch.setenv("TRACEKIT_MAX_QUEUE_SIZE", "many")
+    with pytest.raises(tracekit.ConfigurationError, match="TRACEKIT_MAX_QUEUE_SIZE"):
+        tracekit.configure()
+
+
+def test_bad_env_on_first_use_disables_tracing_without_raising(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unconfigured + bad env: the first traced call works, tracing is off, one log line."""
+    tracekit.shutdown()
+    monkeypatch.setenv("TRACEKIT_SAMPLE_RATE", "-3")
+
+    @tracekit.trace
+    def f() -> int:
+        return 1
+
+    assert f() == 1
+    assert state.enabled is False
+    assert "TRACEKIT_SAMPLE_RATE" in caplog.text
+
+
+def test_default_destination_is_jsonl_under_home(tmp_path: Path) -> None:
+    """With no exporters configured, traces go to $TRACEKIT_HOME/traces.jsonl, owner-only."""
+    home = tmp_path / "home"
+    tracekit.configure(home=home)
+
+    @tracekit.trace
+    def job() -> str:
+        return "ok"
+
+    job()
+    assert tracekit.flush()
+    path = home / "traces.jsonl"
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[0])["name"] == "job"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
+
+
+def test_unwritable_home_is_a_configure_error(tmp_path: Path) -> None:
+    """A home that cannot hold the trace file fails at configure() time, clearly."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(tracekit.ConfigurationError, match="cannot open the trace file"):
+        tracekit.configure(home=blocker / "sub")
+
+
+def test_reconfigure_flushes_old_exporters(collected: Any) -> None:
+    """configure() again sends what was queued to the old exporters first."""
+
+    @tracekit.trace
+    def f() -> None:
+        pass
+
+    f()
+    other = tracekit.InMemoryExporter()
+    tracekit.configure(exporters=[other])
+    f()
+    assert tracekit.flush()
+    assert len(collected.exporter.traces) == 1
+    assert len(other.traces) == 1
+
+
+def test_env_exporters_none_records_without_exporting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TRACEKIT_EXPORTERS=none is accepted: spans still work, nothing is exported."""
+    monkeypatch.setenv("TRACEKIT_EXPORTERS", "none")
+    tracekit.configure()
+    with tracekit.span("x"):
+        pass
+    assert tracekit.flush()
+    assert tracekit.stats()["exporters"] == {}

@@ -1,0 +1,177 @@
+"""The span API: with span(), start_span(), current span and trace, trace updates."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import tracekit
+
+
+def test_span_context_manager_api(collected: Any) -> None:
+    """Every setter of the span API lands in the exported record."""
+    with tracekit.span("tool", span_type="TOOL", attributes={"a": 1}) as s:
+        s.set_inputs({"q": "weather"})
+        s.set_outputs(["sunny"])
+        s.set_attribute("b", 2)
+        s.set_attributes({"c": 3, "d": [1, 2]})
+        s.add_event("cache.miss", {"key": "k1"})
+        s.set_status("ERROR", "degraded")
+    span = collected.span("tool")
+    assert span["span_type"] == "TOOL"
+    assert span["inputs"] == {"q": "weather"}
+    assert span["outputs"] == ["sunny"]
+    assert span["attributes"] == {"a": 1, "b": 2, "c": 3, "d": [1, 2]}
+    assert span["events"][0]["name"] == "cache.miss"
+    assert span["events"][0]["attributes"] == {"key": "k1"}
+    assert span["status"] == "ERROR"
+    assert span["status_message"] == "degraded"
+
+
+def test_record_exception_adds_event_without_failing(collected: Any) -> None:
+    """record_exception() keeps the status OK and adds an exception event."""
+    with tracekit.span("work") as s:
+        try:
+            raise ValueError("handled")
+        except ValueError as exc:
+            s.record_exception(exc)
+    span = collected.span("work")
+    assert span["status"] == "OK"
+    event = span["events"][0]
+    assert event["name"] == "exception"
+    assert event["attributes"]["exception.type"] == "ValueError"
+    assert event["attributes"]["exception.message"] == "handled"
+
+
+def test_exception_leaving_span_block(collected: Any) -> None:
+    """An exception leaving `with span()` is recorded and propagates unchanged."""
+    err = ZeroDivisionError("x")
+    with pytest.raises(ZeroDivisionError) as info, tracekit.span("calc"):
+        raise err
+    assert info.value is err
+    span = collected.span("calc")
+    assert span["status"] == "ERROR"
+    assert span["error"]["type"] == "ZeroDivisionError"
+
+
+def test_async_with_span(collected: Any) -> None:
+    """`async with tracekit.span()` nests like the sync form."""
+
+    async def main() -> None:
+        async with tracekit.span("outer"), tracekit.span("inner"):
+            await asyncio.sleep(0)
+
+    asyncio.run(main())
+    outer, inner = collected.span("outer"), collected.span("inner")
+    assert inner["parent_span_id"] == outer["span_id"]
+
+
+def test_start_span_is_not_current_unless_asked(collected: Any) -> None:
+    """start_span() returns a span that is not current; make_current=True makes it current."""
+    s = tracekit.start_span("callback", span_type="CHAIN", inputs={"id": 7})
+    assert tracekit.get_current_span() is None
+    child = tracekit.start_span("child", parent=s)
+    child.end()
+    s.set_outputs("done")
+    s.end()
+    current = tracekit.start_span("current", make_current=True)
+    assert tracekit.get_current_span() is current
+    current.end()
+    assert tracekit.get_current_span() is None
+    records = {s["name"]: s for s in collected.spans()}
+    assert records["child"]["parent_span_id"] == records["callback"]["span_id"]
+    assert records["callback"]["inputs"] == {"id": 7}
+    assert records["callback"]["outputs"] == "done"
+
+
+def test_end_twice_is_harmless(collected: Any) -> None:
+    """A second end() does nothing: one span, first end time kept."""
+    s = tracekit.start_span("once")
+    s.end()
+    first = s.end_time_ns  # type: ignore[union-attr]
+    s.end()
+    assert s.end_time_ns == first  # type: ignore[union-attr]
+    assert len(collected.spans()) == 1
+
+
+def test_current_span_and_trace_id(collected: Any) -> None:
+    """get_current_span/get_current_trace_id reflect the innermost open span."""
+    assert tracekit.get_current_span() is None
+    assert tracekit.get_current_trace_id() is None
+    with tracekit.span("a") as a:
+        assert tracekit.get_current_span() is a
+        assert tracekit.get_current_trace_id() == a.trace_id
+        with tracekit.span("b") as b:
+            assert tracekit.get_current_span() is b
+            assert b.trace_id == a.trace_id
+        assert tracekit.get_current_span() is a
+    assert tracekit.get_current_span() is None
+
+
+def test_update_current_trace(collected: Any) -> None:
+    """Name, tags (merged), metadata, user and session reach the trace record."""
+    with tracekit.span("request"):
+        tracekit.update_current_trace(name="chat turn", tags={"env": "prod"}, user_id="u-1")
+        with tracekit.span("inner"):
+            tracekit.update_current_trace(
+                tags=["beta"], metadata={"plan": "pro", "n": 3}, session_id="s-9"
+            )
+    trace = collected.trace()
+    assert trace["name"] == "chat turn"
+    assert trace["tags"] == {"env": "prod", "beta": ""}
+    assert trace["metadata"] == {"plan": "pro", "n": 3}
+    assert trace["user_id"] == "u-1"
+    assert trace["session_id"] == "s-9"
+
+
+def test_update_current_trace_outside_trace_warns() -> None:
+    """Calling update_current_trace() with no trace warns instead of raising."""
+    with pytest.warns(tracekit.TracekitWarning, match="outside any trace"):
+        tracekit.update_current_trace(tags={"a": "b"})
+
+
+def test_unknown_span_type_at_runtime_warns(collected: Any) -> None:
+    """A bad span_type on span() warns and falls back to UNKNOWN (the app keeps running)."""
+    with (
+        pytest.warns(tracekit.TracekitWarning, match="unknown span_type"),
+        tracekit.span("x", span_type="NOPE"),
+    ):
+        pass
+    assert collected.span("x")["span_type"] == "UNKNOWN"
+
+
+def test_trace_summary_sums_usage_and_cost(collected: Any) -> None:
+    """The trace record sums usage and cost over spans and lists models used."""
+    with tracekit.span("agent", span_type="AGENT"):
+        for model, cost in (("m1", 0.5), ("m2", 0.25)):
+            with tracekit.span("llm", span_type="CHAT_MODEL") as s:
+                s.model = model  # type: ignore[union-attr]
+                s.provider = "openai"  # type: ignore[union-attr]
+                s.set_usage(
+                    input_tokens=10, output_tokens=5, total_tokens=15, cached_input_tokens=None
+                )
+                s.cost_usd = cost  # type: ignore[union-attr]
+        with tracekit.span("unpriced", span_type="CHAT_MODEL"):
+            pass
+    trace = collected.trace()
+    assert trace["usage"] == {"input_tokens": 20, "output_tokens": 10, "total_tokens": 30}
+    assert trace["cost_usd"] == pytest.approx(0.75)
+    assert trace["models"] == ["m1", "m2"]
+    unpriced = next(s for s in trace["spans"] if s["name"] == "unpriced")
+    assert unpriced["usage"] is None and unpriced["cost_usd"] is None
+    agent = next(s for s in trace["spans"] if s["name"] == "agent")
+    assert "usage" not in agent  # only model spans carry LLM fields
+
+
+def test_trace_without_cost_is_null(collected: Any) -> None:
+    """A trace with no priced span has cost_usd null, not 0."""
+    with tracekit.span("plain"):
+        pass
+    trace = collected.trace()
+    assert trace["cost_usd"] is None
+    assert trace["usage"] == {}
+    assert trace["schema_version"] == 1
+    assert trace["status"] == "OK"
+    assert trace["error_count"] == 0
