@@ -36,7 +36,7 @@ class Settings(BaseModel):
     sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     keep_errors: bool = True
     keep_slower_than_ms: float | None = Field(default=None, ge=0.0)
-    max_queue_size: int = Field(default=20_000, ge=1)
+    max_queue_size: int = Field(default=100_000, ge=1)
     export_batch_size: int = Field(default=512, ge=1)
     export_interval_ms: float = Field(default=500.0, gt=0.0)
     exit_timeout_s: float = Field(default=2.0, ge=0.0)

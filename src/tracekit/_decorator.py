@@ -41,6 +41,8 @@ class _ArgBinder:
         )
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not self.names:
+            return {}
         if self.fast:
             bound = dict(zip(self.names, args, strict=False))
             if kwargs:
@@ -72,10 +74,20 @@ def _capture_inputs(span: AnySpan, binder: _ArgBinder, args: Any, kwargs: Any) -
         internal_error("capture inputs")
 
 
-def _start(name: str, span_type: SpanType, attributes: Mapping[str, Any] | None) -> AnySpan:
+def _start(
+    name: str,
+    span_type: SpanType,
+    attributes: Mapping[str, Any] | None,
+    binder: _ArgBinder | None,
+    args: Any,
+    kwargs: Any,
+) -> AnySpan:
     span = new_span(name, span_type)
-    if attributes and span.is_recording:
-        span.set_attributes(attributes)
+    if span.is_recording:
+        if attributes:
+            span.set_attributes(attributes)
+        if binder is not None:
+            _capture_inputs(span, binder, args, kwargs)
     return span
 
 
@@ -167,10 +179,8 @@ def _wrap_function(
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled:
             return fn(*args, **kwargs)
-        span = _start(name, kind, attrs)
+        span = _start(name, kind, attrs, binder, args, kwargs)
         recording = span.is_recording
-        if binder is not None and recording:
-            _capture_inputs(span, binder, args, kwargs)
         token = CURRENT_SPAN.set(span)
         try:
             result = fn(*args, **kwargs)
@@ -201,10 +211,8 @@ def _wrap_coroutine(
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled:
             return await fn(*args, **kwargs)
-        span = _start(name, kind, attrs)
+        span = _start(name, kind, attrs, binder, args, kwargs)
         recording = span.is_recording
-        if binder is not None and recording:
-            _capture_inputs(span, binder, args, kwargs)
         token = CURRENT_SPAN.set(span)
         try:
             result = await fn(*args, **kwargs)
@@ -265,9 +273,7 @@ def _wrap_generator(
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         if not state.enabled:
             return (yield from fn(*args, **kwargs))
-        span = _start(name, kind, attrs)
-        if binder is not None and span.is_recording:
-            _capture_inputs(span, binder, args, kwargs)
+        span = _start(name, kind, attrs, binder, args, kwargs)
         collected = _ItemCollector()
         # The span is current only while the generator body runs, never across a yield,
         # so it does not leak into the consumer's code.
@@ -339,9 +345,7 @@ def _wrap_async_generator(
             async for value in agen_plain:
                 yield value
             return
-        span = _start(name, kind, attrs)
-        if binder is not None and span.is_recording:
-            _capture_inputs(span, binder, args, kwargs)
+        span = _start(name, kind, attrs, binder, args, kwargs)
         collected = _ItemCollector()
         token = CURRENT_SPAN.set(span)
         try:

@@ -7,13 +7,13 @@ from contextvars import ContextVar, Token
 from enum import StrEnum
 from random import getrandbits
 from time import time_ns
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._internal import internal_error, state, warn_once
 from ._serialize import dumps, to_jsonable
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from types import TracebackType
 
 SCHEMA_VERSION = 1
@@ -47,7 +47,6 @@ _SPAN_TYPES: dict[Any, SpanType] = {}
 for _t in SpanType:
     _SPAN_TYPES[_t] = _t
     _SPAN_TYPES[_t.value.lower()] = _t
-_MODEL_SPAN_TYPES = frozenset({SpanType.LLM, SpanType.CHAT_MODEL, SpanType.EMBEDDING})
 USAGE_KEYS = (
     "input_tokens",
     "output_tokens",
@@ -75,6 +74,22 @@ def coerce_span_type(value: Any) -> SpanType:
         return SpanType.UNKNOWN
     return found
 
+
+class _Hooks:
+    """What happens to finished traces; set by _tracer (which imports this module)."""
+
+    __slots__ = ("late_span", "trace_end")
+
+    def __init__(self) -> None:
+        self.trace_end: Callable[[Trace], None] = _ignore
+        self.late_span: Callable[[Trace, Span], None] = _ignore
+
+
+def _ignore(*args: Any) -> None:
+    pass
+
+
+hooks = _Hooks()
 
 CURRENT_SPAN: ContextVar[Span | NonRecordingSpan | None] = ContextVar(
     "tracekit_current_span", default=None
@@ -112,7 +127,7 @@ class Span:
     """One timed operation in a trace.
 
     Created by ``@tracekit.trace``, ``tracekit.span()``, ``tracekit.start_span()`` and the
-    integrations; never instantiated directly.
+    integrations; never instantiated directly. The public fields are the exported record.
 
     Example:
         >>> with tracekit.span("lookup", span_type="TOOL") as s:
@@ -125,6 +140,7 @@ class Span:
         "_trace",
         "attributes",
         "cost_usd",
+        "duration_ms",
         "end_time_ns",
         "error",
         "events",
@@ -140,10 +156,11 @@ class Span:
         "start_time_ns",
         "status",
         "status_message",
+        "trace_id",
         "usage",
     )
 
-    is_recording = True
+    is_recording: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -153,31 +170,28 @@ class Span:
         parent_span_id: str | None,
         start_time_ns: int | None = None,
     ) -> None:
-        self.name = name
-        self.span_type = span_type
-        self._trace = trace
         self.span_id = f"{getrandbits(64) or 1:016x}"
         self.parent_span_id = parent_span_id
+        self.trace_id = trace.trace_id
+        self.name = name
+        self.span_type = span_type
         self.start_time_ns = start_time_ns or time_ns()
         self.end_time_ns: int | None = None
+        self.duration_ms: float | None = None
         self.status: StatusCode = "OK"
         self.status_message: str | None = None
         self.error: dict[str, Any] | None = None
         self.inputs: Any = None
         self.outputs: Any = None
-        self.attributes: dict[str, Any] | None = None
-        self.events: list[dict[str, Any]] | None = None
+        self.attributes: dict[str, Any] = {}
+        self.events: list[dict[str, Any]] = []
         self.model: str | None = None
         self.provider: str | None = None
         self.usage: dict[str, int] | None = None
         self.cost_usd: float | None = None
         self.late = False
+        self._trace: Trace | None = trace
         self._token: Token[Any] | None = None
-
-    @property
-    def trace_id(self) -> str:
-        """The 32-hex-digit trace id shared by every span of the trace."""
-        return self._trace.trace_id
 
     @property
     def ended(self) -> bool:
@@ -209,10 +223,7 @@ class Span:
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute; values are snapshotted like inputs."""
         try:
-            attrs = self.attributes
-            if attrs is None:
-                attrs = self.attributes = {}
-            attrs[str(key)] = to_jsonable(value, state.max_payload_chars)
+            self.attributes[str(key)] = to_jsonable(value, state.max_payload_chars)
         except Exception:
             internal_error("Span.set_attribute")
 
@@ -232,10 +243,7 @@ class Span:
                 "time_ns": time_ns(),
                 "attributes": to_jsonable(dict(attributes or {}), state.max_payload_chars),
             }
-            if self.events is None:
-                self.events = [event]
-            else:
-                self.events.append(event)
+            self.events.append(event)
         except Exception:
             internal_error("Span.add_event")
 
@@ -299,7 +307,8 @@ class Span:
     def _finish(self, end_time_ns: int | None = None) -> None:
         if self.end_time_ns is not None:
             return
-        self.end_time_ns = end_time_ns or time_ns()
+        end = self.end_time_ns = end_time_ns or time_ns()
+        self.duration_ms = (end - self.start_time_ns) / 1e6
         token = self._token
         if token is not None:
             self._token = None
@@ -309,16 +318,22 @@ class Span:
                 # Ended in another thread or context: that context keeps its own value.
                 pass
         trace = self._trace
+        if trace is None:  # cannot happen for an open span; kept for safety
+            return
         if self.status == "ERROR":
             trace.has_error = True
         if trace.closed:
             self.late = True
-            trace.on_late_span(self)
+            hooks.late_span(trace, self)
             return
         trace.spans.append(self)
         if trace.root is self:
             trace.closed = True
-            trace.on_root_end()
+            # Ended spans drop their link to the trace so a finished trace is freed by
+            # reference counting alone, not by the cyclic garbage collector.
+            for ended in trace.spans:
+                ended._trace = None
+            hooks.trace_end(trace)
 
     def __enter__(self) -> Span:
         return self
@@ -337,37 +352,28 @@ class Span:
 
     def to_dict(self) -> dict[str, Any]:
         """The span as an exported record (see docs/schema.md)."""
-        end = self.end_time_ns
-        record: dict[str, Any] = {
+        return {
             "span_id": self.span_id,
             "parent_span_id": self.parent_span_id,
-            "trace_id": self._trace.trace_id,
+            "trace_id": self.trace_id,
             "name": self.name,
             "span_type": self.span_type.value,
             "start_time_ns": self.start_time_ns,
-            "end_time_ns": end,
-            "duration_ms": None if end is None else (end - self.start_time_ns) / 1e6,
+            "end_time_ns": self.end_time_ns,
+            "duration_ms": self.duration_ms,
             "status": self.status,
             "status_message": self.status_message,
             "error": self.error,
             "inputs": self.inputs,
             "outputs": self.outputs,
-            "attributes": self.attributes or {},
-            "events": self.events or [],
+            "attributes": self.attributes,
+            "events": self.events,
+            "model": self.model,
+            "provider": self.provider,
+            "usage": self.usage,
+            "cost_usd": self.cost_usd,
+            "late": self.late,
         }
-        if (
-            self.span_type in _MODEL_SPAN_TYPES
-            or self.model is not None
-            or self.usage is not None
-            or self.cost_usd is not None
-        ):
-            record["model"] = self.model
-            record["provider"] = self.provider
-            record["usage"] = self.usage
-            record["cost_usd"] = self.cost_usd
-        if self.late:
-            record["late"] = True
-        return record
 
 
 class NonRecordingSpan:
@@ -504,21 +510,14 @@ class Trace:
             return self.root.status
         return "ERROR" if self.has_error else "OK"
 
-    def on_root_end(self) -> None:
-        from ._tracer import finish_trace
-
-        finish_trace(self)
-
-    def on_late_span(self, span: Span) -> None:
-        from ._tracer import finish_late_span
-
-        finish_late_span(self, span)
-
     def to_dict(self) -> dict[str, Any]:
         """The trace as an exported record, computed once (see docs/schema.md)."""
         record = self._dict
         if record is None:
-            record = self._dict = self._build_dict()
+            spans = sorted(self.spans, key=_start_key)
+            record = self.summary(spans)
+            record["spans"] = [s.to_dict() for s in spans]
+            self._dict = record
         return record
 
     def to_json(self) -> bytes:
@@ -528,15 +527,16 @@ class Trace:
             data = self._json = dumps(self.to_dict())
         return data
 
-    def _build_dict(self) -> dict[str, Any]:
-        spans = sorted(self.spans, key=_start_key)
-        span_dicts = [s.to_dict() for s in spans]
+    def summary(self, spans: list[Span] | None = None) -> dict[str, Any]:
+        """The trace record without its spans: ids, times, status, usage and cost totals."""
+        if spans is None:
+            spans = self.spans
         root = self.root
-        start = root.start_time_ns if root is not None else min(s.start_time_ns for s in spans)
-        end = root.end_time_ns if root is not None and root.end_time_ns is not None else None
-        if end is None or self.late:
-            end = max((s.end_time_ns or 0) for s in spans)
+        if root is not None and root.end_time_ns is not None and not self.late:
+            start, end = root.start_time_ns, root.end_time_ns
+        else:
             start = min(s.start_time_ns for s in spans)
+            end = max((s.end_time_ns or s.start_time_ns) for s in spans)
         usage: dict[str, int] = {}
         cost: float | None = None
         models: list[str] = []
@@ -551,7 +551,7 @@ class Trace:
                 models.append(s.model)
             if s.status == "ERROR":
                 error_count += 1
-        record: dict[str, Any] = {
+        return {
             "schema_version": SCHEMA_VERSION,
             "trace_id": self.trace_id,
             "name": self.display_name,
@@ -563,16 +563,13 @@ class Trace:
             "metadata": self.metadata or {},
             "user_id": self.user_id,
             "session_id": self.session_id,
-            "span_count": len(span_dicts),
+            "span_count": len(spans),
             "error_count": error_count,
             "usage": usage,
             "cost_usd": cost,
             "models": models,
-            "spans": span_dicts,
+            "late": self.late,
         }
-        if self.late:
-            record["late"] = True
-        return record
 
 
 def _start_key(span: Span) -> int:

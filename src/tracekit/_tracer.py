@@ -16,6 +16,7 @@ from ._spans import (
     SpanType,
     Trace,
     coerce_span_type,
+    hooks,
 )
 
 if TYPE_CHECKING:
@@ -40,8 +41,11 @@ def new_span(
         if parent is None:
             parent = CURRENT_SPAN.get()
         if parent is not None:
-            if parent.is_recording:
-                return Span(name, span_type, parent._trace, parent.span_id, start_time_ns)  # type: ignore[union-attr]
+            if type(parent) is Span:
+                trace = parent._trace
+                if trace is None:
+                    trace = _orphan_trace(parent)
+                return Span(name, span_type, trace, parent.span_id, start_time_ns)
             if parent is not NOOP_SPAN:
                 return parent  # inside an unsampled trace: share its stand-in
         return _new_root(name, span_type, start_time_ns)
@@ -64,6 +68,13 @@ def _new_root(name: str, span_type: SpanType, start_time_ns: int | None) -> AnyS
     root = Span(name, span_type, trace, None, start_time_ns)
     trace.root = root
     return root
+
+
+def _orphan_trace(parent: Span) -> Trace:
+    """A buffer for a child of a span whose trace already finished: exported as late."""
+    trace = Trace(parent.trace_id)
+    trace.closed = True
+    return trace
 
 
 def ensure_configured() -> None:
@@ -103,7 +114,7 @@ def finish_late_span(trace: Trace, span: Span) -> None:
     fragment = Trace(trace.trace_id)
     fragment.late = True
     fragment.closed = True
-    fragment.name = trace.display_name
+    fragment.name = trace.display_name or span.name
     fragment.tags = trace.tags
     fragment.metadata = trace.metadata
     fragment.user_id = trace.user_id
@@ -111,6 +122,10 @@ def finish_late_span(trace: Trace, span: Span) -> None:
     fragment.has_error = span.status == "ERROR"
     fragment.spans.append(span)
     _submit(fragment)
+
+
+hooks.trace_end = finish_trace
+hooks.late_span = finish_late_span
 
 
 def _submit(trace: Trace) -> None:
@@ -276,7 +291,7 @@ def update_current_trace(
         return
     try:
         trace = current._trace  # type: ignore[union-attr]
-        if trace.closed:
+        if trace is None or trace.closed:
             warn_once("update-closed", "tracekit.update_current_trace(): the trace already ended")
             return
         if name is not None:

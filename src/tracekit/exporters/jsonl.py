@@ -41,7 +41,7 @@ class JsonlExporter:
         fd = self._fd
         if fd is None:
             raise RuntimeError(f"{self!r} was shut down")
-        data = b"".join([t.to_json() + b"\n" for t in traces])
+        data = b"\n".join([t.to_json() for t in traces]) + b"\n"
         if self._broken_line:
             # The last batch stopped mid-line (disk full): end that line so this batch's
             # lines stay whole; readers skip the one broken line.
