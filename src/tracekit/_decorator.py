@@ -9,7 +9,7 @@ from typing import Any, TypeVar, overload
 
 from ._internal import internal_error, state
 from ._serialize import to_jsonable
-from ._spans import CURRENT_SPAN, SpanType, parse_span_type
+from ._spans import CURRENT_SPAN, NOOP_SPAN, SpanType, parse_span_type
 from ._tracer import AnySpan, new_span
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -340,27 +340,27 @@ def _wrap_async_generator(
 ) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        if not state.enabled:
-            agen_plain = fn(*args, **kwargs)
-            async for value in agen_plain:
-                yield value
-            return
-        span = _start(name, kind, attrs, binder, args, kwargs)
+        # There is no `yield from` for async generators, so asend/athrow/aclose are relayed by
+        # hand; with tracing disabled the same relay runs without touching the context.
+        span = _start(name, kind, attrs, binder, args, kwargs) if state.enabled else NOOP_SPAN
+        tracked = span is not NOOP_SPAN
         collected = _ItemCollector()
-        token = CURRENT_SPAN.set(span)
+        token = CURRENT_SPAN.set(span) if tracked else None
         try:
             agen = fn(*args, **kwargs)
         except BaseException as exc:
-            CURRENT_SPAN.reset(token)
+            if token is not None:
+                CURRENT_SPAN.reset(token)
             span._fail(exc)
             span.end()
             raise
-        CURRENT_SPAN.reset(token)
+        if token is not None:
+            CURRENT_SPAN.reset(token)
         to_send: Any = None
         to_throw: BaseException | None = None
         try:
             while True:
-                token = CURRENT_SPAN.set(span)
+                token = CURRENT_SPAN.set(span) if tracked else None
                 try:
                     if to_throw is not None:
                         pending, to_throw = to_throw, None
@@ -368,18 +368,22 @@ def _wrap_async_generator(
                     else:
                         item = await agen.asend(to_send)
                 except StopAsyncIteration:
-                    CURRENT_SPAN.reset(token)
+                    if token is not None:
+                        CURRENT_SPAN.reset(token)
                     collected.finish(span, capture_output, closed_early=False)
                     span.end()
                     return
                 except BaseException as exc:
-                    CURRENT_SPAN.reset(token)
+                    if token is not None:
+                        CURRENT_SPAN.reset(token)
                     collected.finish(span, capture_output, closed_early=False)
                     span._fail(exc)
                     span.end()
                     raise
-                CURRENT_SPAN.reset(token)
-                collected.add(item)
+                if token is not None:
+                    CURRENT_SPAN.reset(token)
+                if tracked:
+                    collected.add(item)
                 try:
                     to_send = yield item
                 except GeneratorExit:
@@ -387,11 +391,12 @@ def _wrap_async_generator(
                 except BaseException as exc:
                     to_throw = exc
         except GeneratorExit:
-            token = CURRENT_SPAN.set(span)
+            token = CURRENT_SPAN.set(span) if tracked else None
             try:
                 await agen.aclose()
             finally:
-                CURRENT_SPAN.reset(token)
+                if token is not None:
+                    CURRENT_SPAN.reset(token)
                 collected.finish(span, capture_output, closed_early=True)
                 span.end()
             raise

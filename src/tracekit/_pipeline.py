@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 import weakref
@@ -273,12 +274,13 @@ def _wait_stopped(workers: Sequence[ExportWorker], stall_timeout_s: float) -> bo
             elif now - since >= stall_timeout_s:
                 del pending[worker]
                 ok = False
+                # Counts the batch stuck inside export() as well as what is still queued.
                 logger.warning(
-                    "tracekit: exporter %s made no progress for %.1f s; %d queued traces were"
-                    " not exported",
+                    "tracekit: exporter %s made no progress for %.1f s; %d traces were not"
+                    " exported",
                     worker.name,
                     stall_timeout_s,
-                    len(worker.queue),
+                    worker.submitted - worker.handled,
                 )
     return ok
 
@@ -305,6 +307,18 @@ _live_pipelines: weakref.WeakSet[ExportPipeline] = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     for pipeline in list(_live_pipelines):
         pipeline.after_fork_in_child()
+    # multiprocessing's forked children leave through os._exit(), which skips atexit, but run
+    # its finalizers first. Its bootstrap clears finalizers registered before it starts, then
+    # runs its after-fork hooks: register the exit flush from one of those.
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        for pipeline in list(_live_pipelines)[:1]:
+            mp_util.register_after_fork(pipeline, _flush_at_multiprocessing_exit)
+
+
+def _flush_at_multiprocessing_exit(pipeline: ExportPipeline) -> None:
+    mp_util = sys.modules["multiprocessing.util"]
+    mp_util.Finalize(pipeline, _at_exit, exitpriority=10)
 
 
 def _at_exit() -> None:

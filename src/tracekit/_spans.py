@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from contextvars import ContextVar, Token
 from enum import StrEnum
@@ -94,6 +95,19 @@ hooks = _Hooks()
 CURRENT_SPAN: ContextVar[Span | NonRecordingSpan | None] = ContextVar(
     "tracekit_current_span", default=None
 )
+
+
+def release_token(span: Span | NonRecordingSpan) -> None:
+    """Undo ``make_current`` when a span ends.
+
+    Only while the span is still the current one: if its scope was already left (the parent's
+    ``with`` exited first) resetting would bring back a stale, finished span. A token from
+    another thread or context cannot be reset there and is dropped.
+    """
+    token, span._token = span._token, None
+    if token is not None and CURRENT_SPAN.get() is span:
+        with contextlib.suppress(ValueError):
+            CURRENT_SPAN.reset(token)
 
 
 def new_trace_id() -> str:
@@ -309,14 +323,8 @@ class Span:
             return
         end = self.end_time_ns = end_time_ns or time_ns()
         self.duration_ms = (end - self.start_time_ns) / 1e6
-        token = self._token
-        if token is not None:
-            self._token = None
-            try:  # noqa: SIM105 -- contextlib.suppress costs more on this path
-                CURRENT_SPAN.reset(token)
-            except ValueError:
-                # Ended in another thread or context: that context keeps its own value.
-                pass
+        if self._token is not None:
+            release_token(self)
         trace = self._trace
         if trace is None:  # cannot happen for an open span; kept for safety
             return
@@ -430,13 +438,8 @@ class NonRecordingSpan:
         pass
 
     def end(self, end_time_ns: int | None = None) -> None:
-        token = self._token
-        if token is not None:
-            self._token = None
-            try:  # noqa: SIM105 -- as in Span._finish
-                CURRENT_SPAN.reset(token)
-            except ValueError:
-                pass
+        if self._token is not None:
+            release_token(self)
 
     def _fail(self, exc: BaseException) -> None:
         pass

@@ -63,6 +63,7 @@ def _new_root(name: str, span_type: SpanType, start_time_ns: int | None) -> AnyS
     trace_id = f"{bits:032x}"
     sampled = (bits & _MASK64) < state.sample_threshold
     if not sampled and not state.tail_sampling:
+        state.sampled_out += 1
         return NonRecordingSpan(trace_id)
     trace = Trace(trace_id, head_sampled=sampled)
     root = Span(name, span_type, trace, None, start_time_ns)
