@@ -976,3 +976,74 @@ def test_multiprocessing_fork_child_flushes_without_explicit_flush(tmp_path: Pat
     subprocess.run([sys.executable, str(script)], env=env, check=True, timeout=120)
     lines = (tmp_path / "home" / "traces.jsonl").read_text().splitlines()
     assert len(lines) == 51
+
+
+def test_child_started_after_root_keeps_trace_identity_and_sampling(collected: Any) -> None:
+    """A span started under an already-finished span: late, same trace, name and tags kept."""
+    with tracekit.span("request") as root:
+        tracekit.update_current_trace(name="turn", tags={"env": "t"})
+        worker = tracekit.context.wrap(lambda: tracekit.span("after").__enter__())
+    assert root.ended
+    late = worker()
+    late.end()
+    records = collected.traces()
+    fragment = next(r for r in records if r.get("late"))
+    assert fragment["trace_id"] == root.trace_id
+    assert fragment["name"] == "turn"
+    assert fragment["tags"] == {"env": "t"}
+    assert fragment["spans"][0]["parent_span_id"] == root.span_id
+
+
+def test_child_started_after_dropped_root_is_dropped_too(collected: Any) -> None:
+    """A trace recorded but dropped at its end (tail sampling): a later child is dropped too."""
+    reconfigure(collected, sample_rate=0.0, keep_errors=True)
+    with tracekit.span("request") as root:
+        bound = tracekit.context.wrap(lambda: tracekit.start_span("after"))
+    assert root.is_recording  # recorded in case of an error, then dropped
+    bound().end()
+    assert collected.traces() == []
+
+
+def test_traced_code_inside_an_exporter_is_not_traced(collected: Any) -> None:
+    """An exporter calling traced code does not feed traces back into the pipeline."""
+
+    @tracekit.trace
+    def helper(n: int) -> int:
+        return n + 1
+
+    class Chatty:
+        calls = 0
+
+        def export(self, traces: Any) -> None:
+            Chatty.calls += 1
+            helper(len(traces))
+
+        def flush(self, timeout_s: float) -> bool:
+            return True
+
+        def shutdown(self) -> None:
+            pass
+
+    tracekit.configure(exporters=[Chatty(), collected.exporter], raise_internal_errors=True)
+    helper(1)
+    assert tracekit.flush(5.0)
+    time.sleep(0.2)
+    assert tracekit.flush(5.0)
+    assert Chatty.calls == 1
+    assert len(collected.traces()) == 1
+
+
+@pytest.mark.slow
+def test_enable_beats_env_disabled_before_first_use(tmp_path: Path) -> None:
+    """TRACEKIT_ENABLED=false then tracekit.enable(): traces are recorded."""
+    code = """
+        import tracekit
+        tracekit.enable()
+        @tracekit.trace
+        def f():
+            return 1
+        f()
+    """
+    proc, _ = run_python(code, tmp_path, env={"TRACEKIT_ENABLED": "false"})
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_jsonl(tmp_path / "home" / "traces.jsonl")) == 1

@@ -202,3 +202,11 @@ def test_anything_serialises(value: Any) -> None:
     """Property: any nesting of basic values converts and dumps without raising."""
     out = to_jsonable(value, 50)
     orjson.loads(dumps(out))
+
+
+def test_binary_truncation_always_marked() -> None:
+    """Binary data longer than what is kept always carries the truncation marker."""
+    for size in range(40, 60):
+        out = to_jsonable(b"\xff" * size, 65)
+        kept = 65 * 3 // 4
+        assert ("truncated" in out) == (size > kept), size

@@ -175,3 +175,41 @@ def test_trace_without_cost_is_null(collected: Any) -> None:
     assert trace["schema_version"] == 1
     assert trace["status"] == "OK"
     assert trace["error_count"] == 0
+
+
+def test_setters_after_end_are_ignored(collected: Any) -> None:
+    """A finished span is immutable: later setters warn once and change nothing."""
+    s = tracekit.start_span("done")
+    s.set_attribute("before", 1)
+    s.end()
+    with pytest.warns(tracekit.TracekitWarning, match="after end"):
+        s.set_attribute("after", 2)
+    with pytest.warns(tracekit.TracekitWarning, match="after end"):
+        s.set_outputs("late output")
+    assert collected.span("done")["attributes"] == {"before": 1}
+    assert collected.span("done")["outputs"] is None
+
+
+def test_set_model_cost_and_bad_usage(collected: Any) -> None:
+    """set_model/set_cost record LLM fields; a non-numeric usage value warns, never raises."""
+    with tracekit.span("llm", span_type="LLM") as s:
+        s.set_model("m-1", provider="acme")
+        s.set_cost(0.25)
+        with pytest.warns(tracekit.TracekitWarning, match="not a number"):
+            s.set_usage(input_tokens="many", output_tokens=3)  # type: ignore[arg-type]
+    span = collected.span("llm")
+    assert (span["model"], span["provider"], span["cost_usd"]) == ("m-1", "acme", 0.25)
+    assert span["usage"] == {"output_tokens": 3}
+
+
+def test_llm_setters_on_unrecorded_spans_are_harmless(collected: Any) -> None:
+    """With tracing off, set_model/set_cost/set_usage on the stand-in span do nothing."""
+    tracekit.disable()
+    try:
+        with tracekit.span("x") as s:
+            s.set_model("m")
+            s.set_cost(1.0)
+            s.set_usage(input_tokens=1)
+    finally:
+        tracekit.enable()
+    assert collected.traces() == []

@@ -66,7 +66,16 @@ _LAZY = {
 }
 
 
+_INTEGRATIONS = {"openai": ".integrations.openai", "anthropic": ".integrations.anthropic"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _INTEGRATIONS:  # `tracekit.openai.autolog()` without importing the SDK first
+        import importlib
+
+        module_obj = importlib.import_module(_INTEGRATIONS[name], __name__)
+        globals()[name] = module_obj
+        return module_obj
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'tracekit' has no attribute {name!r}")
@@ -103,13 +112,14 @@ def shutdown(timeout_s: float | None = None) -> bool:
 
 
 def enable() -> None:
-    """Turn tracing back on after :func:`disable`."""
-    state.enabled = True
+    """Turn tracing back on after :func:`disable` (or despite ``TRACEKIT_ENABLED=false``)."""
+    state.enabled = state.enabled_explicit = True
 
 
 def disable() -> None:
     """Turn tracing off: traced functions run with a single flag check of overhead."""
     state.enabled = False
+    state.enabled_explicit = False
 
 
 def stats() -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -43,12 +43,26 @@ class Settings(BaseModel):
     max_payload_chars: int = Field(default=20_000, ge=64)
     max_generator_items: int = Field(default=1_000, ge=0)
     propagate_to_threads: bool = True
+    prices: dict[str, Any] | Path | None = None
     raise_internal_errors: bool = False
 
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("prices")
+    @classmethod
+    def _check_prices(cls, value: dict[str, Any] | Path | None) -> dict[str, Any] | Path | None:
+        if value is None:
+            return None
+        from ._pricing import PriceTable, load_overrides
+
+        try:
+            PriceTable({}, {}).merged(load_overrides(value))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"invalid prices: {exc}") from None
+        return value
 
     @field_validator("exporters", mode="before")
     @classmethod
@@ -140,6 +154,7 @@ def apply(settings: Settings) -> None:
     """Make ``settings`` current: replace the export pipeline, update hot-path state."""
     from . import context
     from ._pipeline import ExportPipeline
+    from ._pricing import reset_price_table
 
     exporters = build_exporters(settings)
     pipeline = ExportPipeline(
@@ -167,7 +182,9 @@ def apply(settings: Settings) -> None:
             settings.keep_errors or settings.keep_slower_than_ms is not None
         )
         state.enabled = settings.enabled
+        state.enabled_explicit = None
         context.set_thread_propagation(settings.propagate_to_threads)
+        reset_price_table()
     if old is not None:
         old.shutdown(settings.exit_timeout_s, keep=exporters)
 
@@ -187,6 +204,7 @@ def configure(
     max_payload_chars: int | None = None,
     max_generator_items: int | None = None,
     propagate_to_threads: bool | None = None,
+    prices: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     raise_internal_errors: bool | None = None,
 ) -> None:
     """Configure tracing for the whole process.
@@ -211,6 +229,9 @@ def configure(
         max_payload_chars: strings longer than this are cut, with a marker.
         max_generator_items: items of a traced generator recorded as its output.
         propagate_to_threads: make ThreadPoolExecutor tasks children of the submitting span.
+        prices: extra or corrected model prices (USD per million tokens), as a mapping
+            ``{"openai": {"my-model": {"input": 1.0, "output": 2.0}}}`` or a JSON file path
+            (``TRACEKIT_PRICES``); they override the shipped table.
         raise_internal_errors: re-raise tracekit's own bugs (for tracekit's test suite).
 
     Raises:

@@ -23,7 +23,8 @@ def _env_flag(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
-    return raw.strip().lower() not in {"0", "false", "no", "off"}
+    # The same words pydantic reads as False, so both readings of the variable agree.
+    return raw.strip().lower() not in {"0", "false", "f", "no", "n", "off"}
 
 
 class _State:
@@ -31,6 +32,7 @@ class _State:
     __slots__ = (
         "config_lock",
         "enabled",
+        "enabled_explicit",
         "internal_errors",
         "keep_errors",
         "keep_slower_ns",
@@ -48,6 +50,7 @@ class _State:
     def __init__(self) -> None:
         # TRACEKIT_ENABLED is read without pydantic so a disabled process never pays for it.
         self.enabled: bool = _env_flag("TRACEKIT_ENABLED", True)
+        self.enabled_explicit: bool | None = None  # set by enable()/disable()
         self.raise_internal_errors: bool = _env_flag("TRACEKIT_RAISE_INTERNAL_ERRORS", False)
         self.settings: Settings | None = None
         self.pipeline: ExportPipeline | None = None

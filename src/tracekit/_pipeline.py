@@ -61,8 +61,12 @@ class ExportWorker:
         self.handled = 0  # traces taken off the queue and exported (or failed)
 
     def after_fork_in_child(self) -> None:
-        # The parent exports what it had queued; the child starts empty.
+        # The parent exports what it had queued; the child starts empty. An exporter lock
+        # held by the parent's worker at fork time would never be released in the child.
         self._init_runtime()
+        reinit = getattr(self.exporter, "_after_fork_in_child", None)
+        if callable(reinit):
+            reinit()
         self.traces_exported = self.spans_exported = 0
         self.traces_dropped = self.spans_dropped = 0
         self.traces_failed = self.spans_failed = 0
@@ -102,6 +106,9 @@ class ExportWorker:
     # -- consumer side (the worker thread) ----------------------------------------------
 
     def _run(self) -> None:
+        from ._tracer import SUPPRESSED
+
+        SUPPRESSED.set(True)  # this thread's own context: nothing traced in here is exported
         queue = self.queue
         while True:
             if not queue:

@@ -187,8 +187,9 @@ def _bytes_to_str(data: bytes, max_chars: int) -> str:
     try:
         return truncate(data.decode("utf-8"), max_chars)
     except UnicodeDecodeError:
-        encoded = base64.b64encode(data[: max_chars * 3 // 4]).decode("ascii")
-        suffix = "" if len(data) * 4 // 3 <= max_chars else f"…[truncated: {len(data)} bytes]"
+        kept = max_chars * 3 // 4  # base64 grows by 4/3: keep the encoded text near max_chars
+        encoded = base64.b64encode(data[:kept]).decode("ascii")
+        suffix = f"…[truncated: {len(data)} bytes]" if len(data) > kept else ""
         return f"<bytes base64:{encoded}{suffix}>"
 
 

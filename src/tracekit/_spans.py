@@ -54,6 +54,8 @@ USAGE_KEYS = (
     "total_tokens",
     "cached_input_tokens",
     "cache_write_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
     "reasoning_tokens",
 )
 
@@ -222,6 +224,8 @@ class Span:
 
     def set_inputs(self, inputs: Any) -> None:
         """Record the span's inputs (snapshotted now; later changes to ``inputs`` are not seen)."""
+        if self._after_end("set_inputs"):
+            return
         try:
             self.inputs = to_jsonable(inputs, state.max_payload_chars)
         except Exception:
@@ -229,6 +233,8 @@ class Span:
 
     def set_outputs(self, outputs: Any) -> None:
         """Record the span's outputs (snapshotted now)."""
+        if self._after_end("set_outputs"):
+            return
         try:
             self.outputs = to_jsonable(outputs, state.max_payload_chars)
         except Exception:
@@ -236,6 +242,8 @@ class Span:
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute; values are snapshotted like inputs."""
+        if self._after_end("set_attribute"):
+            return
         try:
             self.attributes[str(key)] = to_jsonable(value, state.max_payload_chars)
         except Exception:
@@ -251,6 +259,8 @@ class Span:
 
     def add_event(self, name: str, attributes: Mapping[str, Any] | None = None) -> None:
         """Add a timestamped event (a log line inside the span)."""
+        if self._after_end("add_event"):
+            return
         try:
             event = {
                 "name": str(name),
@@ -278,6 +288,8 @@ class Span:
 
     def set_status(self, status: StatusCode | str, message: str | None = None) -> None:
         """Set the status to ``"OK"`` or ``"ERROR"`` with an optional message."""
+        if self._after_end("set_status"):
+            return
         normal = str(status).upper()
         if normal not in {"OK", "ERROR"}:
             warn_once(
@@ -290,14 +302,46 @@ class Span:
     def set_usage(self, **usage: int | None) -> None:
         """Record token usage: input_tokens, output_tokens, total_tokens, cached_input_tokens,
         cache_write_tokens, reasoning_tokens. ``None`` values are left out (unknown, not zero)."""
-        current = self.usage if self.usage is not None else {}
+        if self._after_end("set_usage"):
+            return
+        current = dict(self.usage) if self.usage is not None else {}
         for key, value in usage.items():
             if key not in USAGE_KEYS:
                 warn_once(f"usage:{key}", f"tracekit: unknown usage key {key!r}")
                 continue
-            if value is not None:
+            if value is None:
+                continue
+            try:
                 current[key] = int(value)
-        self.usage = current
+            except (TypeError, ValueError):
+                warn_once(f"usage-value:{key}", f"tracekit: usage {key}={value!r} is not a number")
+        self.usage = current or None
+
+    def set_model(self, model: str | None, provider: str | None = None) -> None:
+        """Record the model (and provider) an LLM span used; this is what prices it."""
+        if self._after_end("set_model"):
+            return
+        if model is not None:
+            self.model = str(model)
+        if provider is not None:
+            self.provider = str(provider)
+
+    def set_cost(self, cost_usd: float | None) -> None:
+        """Record the call's cost in USD (integrations compute it from the price table)."""
+        if self._after_end("set_cost"):
+            return
+        try:
+            self.cost_usd = None if cost_usd is None else float(cost_usd)
+        except (TypeError, ValueError):
+            warn_once("cost-value", f"tracekit: cost_usd={cost_usd!r} is not a number")
+
+    def _after_end(self, method: str) -> bool:
+        # Like OpenTelemetry: a finished span is immutable, so what an exporter sees never
+        # depends on when its worker happened to serialise the trace.
+        if self.end_time_ns is None:
+            return False
+        warn_once(f"after-end:{method}", f"tracekit: Span.{method}() after end() is ignored")
+        return True
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -337,11 +381,14 @@ class Span:
         trace.spans.append(self)
         if trace.root is self:
             trace.closed = True
-            # Ended spans drop their link to the trace so a finished trace is freed by
-            # reference counting alone, not by the cyclic garbage collector.
-            for ended in trace.spans:
-                ended._trace = None
             hooks.trace_end(trace)
+            # Ended spans now point at a span-less copy of the trace, so a finished trace is
+            # freed by reference counting alone (no span <-> trace cycle for the cyclic GC),
+            # while a child started later under one of them still knows the trace's id,
+            # sampling decision, name and tags.
+            tombstone = trace.closed_copy()
+            for ended in trace.spans:
+                ended._trace = tombstone
 
     def __enter__(self) -> Span:
         return self
@@ -437,6 +484,12 @@ class NonRecordingSpan:
     def set_usage(self, **usage: int | None) -> None:
         pass
 
+    def set_model(self, model: str | None, provider: str | None = None) -> None:
+        pass
+
+    def set_cost(self, cost_usd: float | None) -> None:
+        pass
+
     def end(self, end_time_ns: int | None = None) -> None:
         if self._token is not None:
             release_token(self)
@@ -498,6 +551,17 @@ class Trace:
 
     def __repr__(self) -> str:
         return f"<Trace {self.display_name!r} trace_id={self.trace_id} spans={len(self.spans)}>"
+
+    def closed_copy(self) -> Trace:
+        """A span-less stand-in for this finished trace, for spans that outlive it."""
+        copy = Trace(self.trace_id, head_sampled=self.head_sampled)
+        copy.closed = True
+        copy.name = self.display_name
+        copy.tags = self.tags
+        copy.metadata = self.metadata
+        copy.user_id = self.user_id
+        copy.session_id = self.session_id
+        return copy
 
     @property
     def display_name(self) -> str:

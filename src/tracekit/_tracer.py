@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 _MASK64 = 2**64 - 1
 
+# True in tracekit's own export threads: code an exporter calls (an HTTP client, a traced
+# helper) must not produce traces, which would be exported, which would produce traces...
+SUPPRESSED: ContextVar[bool] = ContextVar("tracekit_suppressed", default=False)
+
 AnySpan = Span | NonRecordingSpan
 
 
@@ -43,8 +48,8 @@ def new_span(
         if parent is not None:
             if type(parent) is Span:
                 trace = parent._trace
-                if trace is None:
-                    trace = _orphan_trace(parent)
+                if trace is None:  # cannot happen: ended spans keep a closed copy
+                    return _new_root(name, span_type, start_time_ns)
                 return Span(name, span_type, trace, parent.span_id, start_time_ns)
             if parent is not NOOP_SPAN:
                 return parent  # inside an unsampled trace: share its stand-in
@@ -55,6 +60,8 @@ def new_span(
 
 
 def _new_root(name: str, span_type: SpanType, start_time_ns: int | None) -> AnySpan:
+    if SUPPRESSED.get():
+        return NOOP_SPAN
     if state.settings is None:
         ensure_configured()
         if not state.enabled:
@@ -71,13 +78,6 @@ def _new_root(name: str, span_type: SpanType, start_time_ns: int | None) -> AnyS
     return root
 
 
-def _orphan_trace(parent: Span) -> Trace:
-    """A buffer for a child of a span whose trace already finished: exported as late."""
-    trace = Trace(parent.trace_id)
-    trace.closed = True
-    return trace
-
-
 def ensure_configured() -> None:
     """Configure from the environment on first use; disable tracing if that fails."""
     from ._config import ConfigurationError, configure
@@ -85,11 +85,15 @@ def ensure_configured() -> None:
     with state.config_lock:
         if state.settings is not None:
             return
+        explicit = state.enabled_explicit
         try:
             configure()
         except ConfigurationError as exc:
             state.enabled = False
             log_once("config", "tracekit: tracing disabled: %s", exc)
+            return
+        if explicit is not None:  # enable()/disable() before first use beat TRACEKIT_ENABLED
+            state.enabled = explicit
 
 
 def finish_trace(trace: Trace) -> None:

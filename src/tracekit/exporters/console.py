@@ -45,6 +45,9 @@ class ConsoleExporter:
     def shutdown(self) -> None:
         pass
 
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+
 
 def _fmt_ms(ms: float | None) -> str:
     if ms is None:

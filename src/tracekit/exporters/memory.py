@@ -46,3 +46,6 @@ class InMemoryExporter:
 
     def shutdown(self) -> None:
         pass
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
