@@ -21,8 +21,10 @@ _SUFFIXES = (
     re.compile(r"-latest$"),
     re.compile(r"@.*$"),  # Vertex AI: claude-sonnet-4-5@20250929
     re.compile(r"-v\d+(:\d+)?$"),  # Bedrock: anthropic.claude-...-v1:0
+    re.compile(r"-\d{4}$"),  # OpenAI's older snapshots: gpt-4-0613, gpt-3.5-turbo-0125
 )
-_PREFIXES = (re.compile(r"^(?:[a-z]{2}\.)?anthropic\."), re.compile(r"^(?:openai|anthropic)/"))
+# Bedrock (with a region prefix: us., eu., apac., global.) and router-style prefixes.
+_PREFIXES = (re.compile(r"^(?:[a-z]+\.)?anthropic\."), re.compile(r"^(?:openai|anthropic)/"))
 
 
 class PriceTable:
@@ -74,18 +76,20 @@ class PriceTable:
         name = model.strip().lower()
         for pattern in _PREFIXES:
             name = pattern.sub("", name)
-        for _ in range(3):  # suffixes can stack: -2024-08-06 after -latest is not a thing, @ is
+        # Exact names first: some dated snapshots are priced apart from their family
+        # (gpt-4o-2024-05-13). Then strip one suffix at a time, looking again after each.
+        while True:
             if name in table:
                 return table[name]
             if name in aliases and aliases[name] in table:
                 return table[aliases[name]]
-            stripped = name
             for pattern in _SUFFIXES:
-                stripped = pattern.sub("", stripped)
-            if stripped == name:
-                break
-            name = stripped
-        return None
+                stripped = pattern.sub("", name)
+                if stripped != name:
+                    name = stripped
+                    break
+            else:
+                return None
 
 
 _lock = threading.Lock()
@@ -153,6 +157,10 @@ def cost_usd(provider: str, model: str | None, usage: Mapping[str, int] | None) 
     output_tokens = usage.get("output_tokens", 0)
     if input_tokens is None:
         return None
+    tier = price.get("long_context")
+    if isinstance(tier, Mapping) and input_tokens > tier.get("threshold_tokens", float("inf")):
+        # Above the threshold every token of the request is billed at the long-context rates.
+        price = {**price, **tier}
     cached = usage.get("cached_input_tokens", 0)
     write_5m = usage.get("cache_write_5m_tokens")
     write_1h = usage.get("cache_write_1h_tokens")
