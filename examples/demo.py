@@ -32,8 +32,7 @@ def call_model(messages: list[dict[str, str]]) -> str:
     time.sleep(0.01)
     span = tracekit.get_current_span()
     if span is not None and span.is_recording:
-        span.model = "stand-in-model"  # type: ignore[union-attr]
-        span.provider = "demo"  # type: ignore[union-attr]
+        span.set_model("stand-in-model", provider="demo")
         prompt_tokens = sum(len(m["content"].split()) for m in messages)
         span.set_usage(
             input_tokens=prompt_tokens, output_tokens=12, total_tokens=prompt_tokens + 12
