@@ -7,8 +7,18 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+.venv/bin/python -m pip install --quiet -e ".[dev,openai,anthropic]"
 .venv/bin/ruff check src tests benchmarks examples
 .venv/bin/ruff format --check src tests benchmarks examples
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
+
+# The oldest supported provider SDK releases, so a break at either end of the range is seen.
+if [ -z "${TRACEKIT_SKIP_COMPAT:-}" ]; then
+  if [ ! -x .venv-compat/bin/python ]; then
+    "$PY" -m venv .venv-compat
+  fi
+  .venv-compat/bin/python -m pip install --quiet --upgrade pip
+  .venv-compat/bin/python -m pip install --quiet -e ".[dev]" "openai==1.66.5"
+  .venv-compat/bin/python -m pytest tests/integrations/test_openai.py "$@"
+fi

@@ -1,0 +1,500 @@
+"""The provider-neutral life cycle of an LLM call span.
+
+A provider module describes each patched method as an :class:`Operation` (how to read the
+request, the response, a stream chunk); this module owns the span: opening it, making it
+current, recording errors, wrapping streams and raw responses, and ending it exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import wrapt
+
+from tracekit._internal import internal_error, state
+from tracekit._pricing import cost_usd
+from tracekit._serialize import to_jsonable
+from tracekit._spans import CURRENT_SPAN, Span, SpanType
+from tracekit._tracer import new_span
+
+# Set while a patched call runs, so a patched method called by another (a helper calling
+# create) does not open a second span for the same request.
+_IN_LLM_CALL: ContextVar[bool] = ContextVar("tracekit_in_llm_call", default=False)
+
+# Request keyword arguments never recorded: transport details and anything that looks like
+# a credential.
+_SKIPPED_KWARGS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+_SECRET_KEY = re.compile(r"(api[_-]?key|authori[sz]ation|password|secret|token$|credential)", re.I)
+
+
+@dataclass
+class Options:
+    """What an integration records; changed by ``autolog()`` without re-patching."""
+
+    active: bool = False
+    log_inputs: bool = True
+    log_outputs: bool = True
+    stream_usage: bool = False
+
+
+class StreamState:
+    """Accumulates what a stream's chunks say; one per streamed call."""
+
+    def on_chunk(self, chunk: Any) -> bool:
+        """Take in one chunk; return True to hide it from the user (injected usage chunk)."""
+        raise NotImplementedError
+
+    def finish(self, call: LLMCall, cancelled: bool) -> None:
+        """Write what was accumulated onto ``call.span``."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Operation:
+    """How one patched method maps to a span."""
+
+    provider: str
+    name: str  # OpenTelemetry gen_ai.operation.name: chat, embeddings, text_completion ...
+    span_type: SpanType
+    record_request: Callable[[LLMCall, dict[str, Any]], None]
+    record_response: Callable[[LLMCall, Any], None]
+    new_stream: Callable[[LLMCall, dict[str, Any]], StreamState] | None = None
+    # Classifies a return value: "model", "stream", "raw" (a raw HTTP response wrapper).
+    classify: Callable[[Any], str] = field(default=lambda result: "model")
+    record_error: Callable[[LLMCall, BaseException], None] | None = None
+    # May return new kwargs for the SDK (e.g. with stream_options injected).
+    prepare: Callable[[LLMCall, dict[str, Any]], dict[str, Any]] | None = None
+
+
+class LLMCall:
+    """One traced request: its span, options and timing."""
+
+    __slots__ = ("chunks", "done", "first_chunk_ns", "op", "options", "span", "stream_state")
+
+    def __init__(self, op: Operation, options: Options, span: Span) -> None:
+        self.op = op
+        self.options = options
+        self.span = span
+        self.done = False
+        self.chunks = 0
+        self.first_chunk_ns: int | None = None
+        self.stream_state: StreamState | None = None
+
+    # -- helpers for provider modules -----------------------------------------------------
+
+    def set(self, key: str, value: Any) -> None:
+        if value is not None:
+            self.span.set_attribute(key, value)
+
+    def set_usage(self, usage: Mapping[str, int | None]) -> None:
+        clean = {k: int(v) for k, v in usage.items() if v is not None}
+        if "total_tokens" not in clean and "input_tokens" in clean:
+            clean["total_tokens"] = clean["input_tokens"] + clean.get("output_tokens", 0)
+        self.span.usage = clean or None
+
+    def set_model(self, model: str | None) -> None:
+        if model:
+            self.span.model = model
+            self.set("gen_ai.response.model", model)
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def end(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        span = self.span
+        span.cost_usd = cost_usd(self.op.provider, span.model, span.usage)
+        span.end()
+
+    def fail(self, exc: BaseException) -> None:
+        if self.done:
+            return
+        try:
+            self.span._fail(exc)
+            if self.op.record_error is not None:
+                self.op.record_error(self, exc)
+            self.set("error.type", type(exc).__qualname__)
+        except Exception:
+            internal_error(f"{self.op.provider} record error")
+        self.end()
+
+    def on_chunk(self, chunk: Any) -> bool:
+        try:
+            self.chunks += 1
+            if self.first_chunk_ns is None:
+                self.first_chunk_ns = time.time_ns()
+            state_ = self.stream_state
+            return state_.on_chunk(chunk) if state_ is not None else False
+        except Exception:
+            internal_error(f"{self.op.provider} stream chunk")
+            return False
+
+    def finish_stream(self, cancelled: bool, exc: BaseException | None = None) -> None:
+        if self.done:
+            return
+        try:
+            span = self.span
+            span.set_attribute("tracekit.stream.chunks", self.chunks)
+            if self.first_chunk_ns is not None:
+                span.set_attribute(
+                    "tracekit.stream.time_to_first_token_ms",
+                    (self.first_chunk_ns - span.start_time_ns) / 1e6,
+                )
+            if cancelled:
+                span.set_attribute("tracekit.stream.cancelled", True)
+            if self.stream_state is not None:
+                self.stream_state.finish(self, cancelled)
+            if cancelled:
+                span.set_attribute("gen_ai.response.finish_reasons", ["cancelled"])
+        except Exception:
+            internal_error(f"{self.op.provider} stream end")
+        if exc is not None:
+            self.fail(exc)
+        else:
+            self.end()
+
+
+def record_inputs(call: LLMCall, inputs: Mapping[str, Any]) -> None:
+    """Set the span's inputs (the prompt side) unless the integration logs no inputs."""
+    if call.options.log_inputs:
+        call.span.inputs = {
+            k: to_jsonable(v, state.max_payload_chars) for k, v in inputs.items() if v is not None
+        }
+
+
+def record_outputs(call: LLMCall, outputs: Any) -> None:
+    if call.options.log_outputs:
+        call.span.set_outputs(outputs)
+
+
+def record_params(call: LLMCall, kwargs: Mapping[str, Any], content_keys: frozenset[str]) -> None:
+    """Every request parameter except content, transport options and credentials."""
+    for key, value in kwargs.items():
+        if key in content_keys or key in _SKIPPED_KWARGS or _SECRET_KEY.search(key):
+            continue
+        if value is None or type(value).__name__ in {"Omit", "NotGiven"}:
+            continue
+        # parse(response_format=MyModel): record the class name, not its repr
+        call.set(f"gen_ai.request.{key}", value.__name__ if isinstance(value, type) else value)
+
+
+def given(value: Any) -> bool:
+    """False for None and the SDKs' omit / NOT_GIVEN sentinels."""
+    return value is not None and type(value).__name__ not in {"Omit", "NotGiven"}
+
+
+# -- opening and closing spans ------------------------------------------------------------
+
+
+def _begin(op: Operation, options: Options, kwargs: dict[str, Any]) -> LLMCall | None:
+    try:
+        model = kwargs.get("model")
+        name = f"{op.name} {model}" if isinstance(model, str) and model else op.name
+        span = new_span(name, op.span_type)
+        if not isinstance(span, Span):
+            return None
+        span.provider = op.provider
+        if isinstance(model, str):
+            span.model = model
+        call = LLMCall(op, options, span)
+        call.set("gen_ai.operation.name", op.name)
+        call.set("gen_ai.provider.name", op.provider)
+        call.set("gen_ai.request.model", model if isinstance(model, str) else None)
+        op.record_request(call, kwargs)
+        return call
+    except Exception:
+        internal_error(f"{op.provider} {op.name} request")
+        return None
+
+
+def _prepare(call: LLMCall, kwargs: dict[str, Any]) -> dict[str, Any]:
+    prepare = call.op.prepare
+    if prepare is None:
+        return kwargs
+    try:
+        return prepare(call, kwargs)
+    except Exception:
+        internal_error(f"{call.op.provider} prepare")
+        return kwargs
+
+
+def _succeed(call: LLMCall, result: Any, kwargs: dict[str, Any]) -> Any:
+    try:
+        kind = call.op.classify(result)
+        if kind == "stream":
+            return _wrap_stream(call, result, kwargs)
+        if kind == "raw":
+            return _wrap_raw(call, result, kwargs)
+        call.op.record_response(call, result)
+    except Exception:
+        internal_error(f"{call.op.provider} {call.op.name} response")
+    call.end()
+    return result
+
+
+def _wrap_stream(call: LLMCall, stream: Any, kwargs: dict[str, Any]) -> Any:
+    new_stream = call.op.new_stream
+    call.stream_state = new_stream(call, kwargs) if new_stream is not None else None
+    if hasattr(stream, "__aiter__"):
+        return AsyncStreamProxy(stream, call)
+    return StreamProxy(stream, call)
+
+
+def _wrap_raw(call: LLMCall, raw: Any, kwargs: dict[str, Any]) -> Any:
+    if type(raw).__name__ == "LegacyAPIResponse" and not kwargs.get("stream"):
+        # with_raw_response: the body was read and parse() is cached, so parsing here is
+        # invisible to the caller, who gets the very same object back.
+        call.op.record_response(call, raw.parse())
+        call.end()
+        return raw
+    return RawResponseProxy(raw, call, kwargs)
+
+
+def sync_wrapper(op: Operation, options: Options) -> Callable[..., Any]:
+    """The wrapt wrapper for a synchronous SDK method."""
+
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not state.enabled or not options.active or _IN_LLM_CALL.get():
+            return wrapped(*args, **kwargs)
+        call = _begin(op, options, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        sdk_kwargs = _prepare(call, kwargs)
+        guard = _IN_LLM_CALL.set(True)
+        token = CURRENT_SPAN.set(call.span)
+        try:
+            result = wrapped(*args, **sdk_kwargs)
+        except BaseException as exc:
+            CURRENT_SPAN.reset(token)
+            _IN_LLM_CALL.reset(guard)
+            call.fail(exc)
+            raise
+        CURRENT_SPAN.reset(token)
+        _IN_LLM_CALL.reset(guard)
+        return _succeed(call, result, sdk_kwargs)
+
+    return wrapper
+
+
+def async_wrapper(op: Operation, options: Options) -> Callable[..., Any]:
+    """The wrapt wrapper for an ``async def`` SDK method."""
+
+    async def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if not state.enabled or not options.active or _IN_LLM_CALL.get():
+            return await wrapped(*args, **kwargs)
+        call = _begin(op, options, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        sdk_kwargs = _prepare(call, kwargs)
+        guard = _IN_LLM_CALL.set(True)
+        token = CURRENT_SPAN.set(call.span)
+        try:
+            result = await wrapped(*args, **sdk_kwargs)
+        except BaseException as exc:
+            CURRENT_SPAN.reset(token)
+            _IN_LLM_CALL.reset(guard)
+            call.fail(exc)
+            raise
+        CURRENT_SPAN.reset(token)
+        _IN_LLM_CALL.reset(guard)
+        return _succeed(call, result, sdk_kwargs)
+
+    return wrapper
+
+
+def call_of(obj: Any) -> LLMCall | None:
+    """The LLMCall behind one of our stream proxies (for helper streams' close())."""
+    call = getattr(obj, "_self_call", None)
+    return call if isinstance(call, LLMCall) else None
+
+
+# -- proxies --------------------------------------------------------------------------------
+
+
+class StreamProxy(wrapt.ObjectProxy[Any]):
+    """A sync SDK stream that ends its span on exhaustion, error, close, ``with`` exit or GC.
+
+    ``isinstance`` checks against the SDK's stream class still pass, and every chunk reaches
+    the caller unchanged, as it arrives.
+    """
+
+    def __init__(self, wrapped: Any, call: LLMCall) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+
+    def __iter__(self) -> StreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        call = self._self_call
+        while True:
+            try:
+                chunk = self.__wrapped__.__next__()
+            except StopIteration:
+                call.finish_stream(cancelled=False)
+                raise
+            except BaseException as exc:
+                call.finish_stream(cancelled=False, exc=exc)
+                raise
+            if not call.on_chunk(chunk):
+                return chunk
+
+    def __enter__(self) -> StreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_call.finish_stream(cancelled=True)
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream(cancelled=True)
+
+    def __del__(self) -> None:
+        call = getattr(self, "_self_call", None)
+        if call is not None and not call.done:
+            call.finish_stream(cancelled=True)
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
+    """The async twin of :class:`StreamProxy`."""
+
+    def __init__(self, wrapped: Any, call: LLMCall) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        call = self._self_call
+        while True:
+            try:
+                chunk = await self.__wrapped__.__anext__()
+            except StopAsyncIteration:
+                call.finish_stream(cancelled=False)
+                raise
+            except BaseException as exc:
+                call.finish_stream(cancelled=False, exc=exc)
+                raise
+            if not call.on_chunk(chunk):
+                return chunk
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_call.finish_stream(cancelled=True)
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_call.finish_stream(cancelled=True)
+
+    async def aclose(self) -> None:
+        inner = self.__wrapped__
+        try:
+            await (inner.aclose() if hasattr(inner, "aclose") else inner.close())
+        finally:
+            self._self_call.finish_stream(cancelled=True)
+
+    def __del__(self) -> None:
+        call = getattr(self, "_self_call", None)
+        if call is not None and not call.done:
+            call.finish_stream(cancelled=True)
+
+
+class RawResponseProxy(wrapt.ObjectProxy[Any]):
+    """``with_raw_response`` / ``with_streaming_response`` results: the span takes its data
+    from ``parse()`` (a stream is wrapped as usual) and ends by ``close()`` at the latest."""
+
+    def __init__(self, wrapped: Any, call: LLMCall, kwargs: dict[str, Any]) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_kwargs = kwargs
+        self._self_parsed: dict[int, Any] = {}
+        try:
+            call.set("tracekit.request_id", getattr(wrapped, "request_id", None))
+        except Exception:
+            internal_error("raw response request id")
+
+    def _self_take(self, parsed: Any) -> Any:
+        call = self._self_call
+        if call.done:
+            return parsed
+        key = id(parsed)
+        if key in self._self_parsed:
+            return self._self_parsed[key]
+        try:
+            if call.op.classify(parsed) == "stream":
+                proxy = _wrap_stream(call, parsed, self._self_kwargs)
+                self._self_parsed[key] = proxy
+                return proxy
+            call.op.record_response(call, parsed)
+        except Exception:
+            internal_error("raw response parse")
+        call.end()
+        return parsed
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.__wrapped__.parse(*args, **kwargs)
+        if hasattr(result, "__await__"):  # AsyncAPIResponse.parse is a coroutine
+            return self._self_await(result)
+        return self._self_take(result)
+
+    async def _self_await(self, pending: Any) -> Any:
+        return self._self_take(await pending)
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_end_if_unparsed()
+
+    def _self_end_if_unparsed(self) -> None:
+        call = self._self_call
+        if not call.done and not self._self_parsed:
+            call.end()
+
+    def __del__(self) -> None:
+        call = getattr(self, "_self_call", None)
+        if call is not None and not call.done:
+            call.end()
+
+
+__all__ = [
+    "AsyncStreamProxy",
+    "LLMCall",
+    "Operation",
+    "Options",
+    "RawResponseProxy",
+    "StreamProxy",
+    "StreamState",
+    "async_wrapper",
+    "call_of",
+    "given",
+    "record_inputs",
+    "record_outputs",
+    "record_params",
+    "sync_wrapper",
+]

@@ -1,0 +1,86 @@
+"""Applying and undoing class-level patches, including before the library is imported."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import wrapt
+
+from tracekit._internal import logger
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One method to wrap: ``module`` · ``Class.method`` with ``wrapper``."""
+
+    module: str
+    target: str  # "Class.method"
+    wrapper: Wrapper
+
+
+class PatchSet:
+    """The patches of one integration: idempotent apply, exact undo.
+
+    ``apply()`` patches now if the library is imported, or from a post-import hook when it is
+    imported later. Missing modules or attributes (older releases) are skipped.
+    """
+
+    def __init__(self, package: str, patches: Callable[[], Sequence[Patch]]) -> None:
+        self.package = package
+        self._patches = patches
+        self._originals: dict[tuple[Any, str], Any] = {}
+        self._lock = threading.Lock()
+        self._wanted = False
+        self._hook_registered = False
+
+    @property
+    def applied(self) -> bool:
+        return bool(self._originals)
+
+    def apply(self) -> None:
+        with self._lock:
+            self._wanted = True
+            if self.package in sys.modules:
+                self._apply_locked()
+            elif not self._hook_registered:
+                self._hook_registered = True
+                wrapt.register_post_import_hook(self._on_import, self.package)
+
+    def _on_import(self, _module: Any) -> None:
+        with self._lock:
+            if self._wanted:
+                self._apply_locked()
+
+    def _apply_locked(self) -> None:
+        if self._originals:
+            return
+        for patch in self._patches():
+            owner_path, _, attr = patch.target.rpartition(".")
+            try:
+                module = importlib.import_module(patch.module)
+                owner: Any = module
+                for part in owner_path.split("."):
+                    owner = getattr(owner, part)
+                original = owner.__dict__[attr]
+            except (ImportError, AttributeError, KeyError, TypeError):
+                logger.debug("tracekit: %s.%s not found; not patched", patch.module, patch.target)
+                continue
+            if isinstance(original, wrapt.FunctionWrapper):
+                continue  # someone else's wrapper or ours from an older apply: leave it
+            self._originals[(owner, attr)] = original
+            setattr(owner, attr, wrapt.FunctionWrapper(original, patch.wrapper))
+
+    def remove(self) -> None:
+        """Restore every original attribute exactly (the same objects)."""
+        with self._lock:
+            self._wanted = False
+            for (owner, attr), original in self._originals.items():
+                setattr(owner, attr, original)
+            self._originals.clear()

@@ -1,0 +1,635 @@
+"""tracekit.openai.autolog(): the real openai client over HTTP to the fake server."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+openai = pytest.importorskip("openai")
+pydantic = pytest.importorskip("pydantic")
+
+import tracekit  # noqa: E402
+from tracekit.testing import FakeLLMServer, Reply, ToolCall, Usage  # noqa: E402
+
+API_KEY = "sk-test-DO-NOT-RECORD-1234567890abcdef"
+MODEL = "gpt-4o-mini"
+MESSAGES = [{"role": "user", "content": "Say hello"}]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def autolog(server: FakeLLMServer) -> Iterator[None]:
+    server.clear()
+    tracekit.openai.autolog()
+    yield
+    tracekit.openai.autolog(disable=True)
+
+
+@pytest.fixture
+def client(server: FakeLLMServer) -> Iterator[Any]:
+    with openai.OpenAI(base_url=server.openai_base_url, api_key=API_KEY, max_retries=0) as c:
+        yield c
+
+
+@pytest.fixture
+def aclient(server: FakeLLMServer) -> Any:
+    return openai.AsyncOpenAI(base_url=server.openai_base_url, api_key=API_KEY, max_retries=0)
+
+
+def chat_helpers(client: Any) -> Any:
+    """Where parse()/stream() live: client.chat.completions, or client.beta.chat.completions
+    before openai 1.92."""
+    if hasattr(client.chat.completions, "parse"):
+        return client.chat.completions
+    return client.beta.chat.completions
+
+
+def llm_spans(collected: Any) -> list[dict[str, Any]]:
+    return [s for s in collected.spans() if s["provider"] == "openai"]
+
+
+def one_llm_span(collected: Any) -> dict[str, Any]:
+    spans = llm_spans(collected)
+    assert len(spans) == 1, [s["name"] for s in spans]
+    return spans[0]
+
+
+# -- chat completions --------------------------------------------------------------------
+
+
+def test_chat_create_records_the_call(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """A chat call: type, names, model, params, messages, output, usage, cost, request id."""
+    server.queue(
+        Reply(
+            text="Hello!",
+            model="gpt-4o-mini-2024-07-18",
+            usage=Usage(input_tokens=100, output_tokens=20, cached_tokens=40, reasoning_tokens=5),
+            request_id="req_abc",
+        )
+    )
+    result = client.chat.completions.create(
+        model=MODEL, messages=MESSAGES, temperature=0.2, max_tokens=50, top_p=0.9
+    )
+    assert result.choices[0].message.content == "Hello!"
+    span = one_llm_span(collected)
+    attrs = span["attributes"]
+    assert span["span_type"] == "CHAT_MODEL"
+    assert span["name"] == f"chat {MODEL}"
+    assert span["model"] == "gpt-4o-mini-2024-07-18"
+    assert attrs["gen_ai.request.model"] == MODEL
+    assert attrs["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+    assert attrs["gen_ai.request.temperature"] == 0.2
+    assert attrs["gen_ai.request.max_tokens"] == 50
+    assert attrs["gen_ai.request.top_p"] == 0.9
+    assert attrs["gen_ai.response.finish_reasons"] == ["stop"]
+    assert attrs["gen_ai.response.id"] == result.id
+    assert attrs["tracekit.request_id"] == "req_abc"
+    assert span["inputs"] == {"messages": MESSAGES}
+    assert span["outputs"]["content"] == "Hello!"
+    assert span["outputs"]["role"] == "assistant"
+    assert span["usage"] == {
+        "input_tokens": 100,
+        "output_tokens": 20,
+        "total_tokens": 120,
+        "cached_input_tokens": 40,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 5,
+    }
+    # gpt-4o-mini: 60 * 0.15 + 40 * 0.075 + 20 * 0.6 per million
+    assert span["cost_usd"] == pytest.approx((60 * 0.15 + 40 * 0.075 + 20 * 0.6) / 1e6)
+    assert collected.trace()["cost_usd"] == pytest.approx(span["cost_usd"])
+
+
+def test_return_value_is_the_sdk_object(
+    server: FakeLLMServer, client: Any, collected: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller gets the very object the SDK method returned."""
+    from openai.resources.chat.completions import completions as module
+
+    tracekit.openai.autolog(disable=True)
+    seen: list[Any] = []
+    original = module.Completions.create
+
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        seen.append(result)
+        return result
+
+    monkeypatch.setattr(module.Completions, "create", recording)
+    tracekit.openai.autolog()
+    result = client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    tracekit.openai.autolog(disable=True)
+    assert seen == [result]
+    assert result is seen[0]
+    assert len(llm_spans(collected)) == 1
+
+
+def test_tool_calls_are_recorded(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """Tool definitions, tool_choice and the returned tool calls are on the span."""
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+    server.queue(Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"}, id="call_1")]))
+    client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=tools, tool_choice="auto")
+    span = one_llm_span(collected)
+    attrs = span["attributes"]
+    assert attrs["gen_ai.tool.definitions"] == tools
+    assert attrs["gen_ai.request.tool_choice"] == "auto"
+    assert attrs["tracekit.tool_calls"] == [
+        {"id": "call_1", "name": "get_weather", "arguments": '{"city": "Paris"}'}
+    ]
+    assert attrs["gen_ai.response.finish_reasons"] == ["tool_calls"]
+    assert span["outputs"]["tool_calls"][0]["function"]["name"] == "get_weather"
+
+
+def test_stream_chunks_unchanged_and_span_complete(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """A stream yields every chunk; the span gets the joined text, chunk count and TTFT."""
+    server.queue(Reply(text="one two three four five six"))
+    stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    assert isinstance(stream, openai.Stream)
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "one two three four five six"
+    span = one_llm_span(collected)
+    attrs = span["attributes"]
+    assert span["outputs"]["content"] == text
+    assert attrs["tracekit.stream.chunks"] == len(chunks)
+    assert attrs["tracekit.stream.time_to_first_token_ms"] > 0
+    assert attrs["gen_ai.request.stream"] is True
+    assert attrs["gen_ai.response.finish_reasons"] == ["stop"]
+    assert span["usage"] is None  # the API sent none: unknown, not zero
+    assert span["cost_usd"] is None
+
+
+def test_streamed_tool_call_deltas_are_assembled(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """Tool-call argument fragments across chunks come out as one call."""
+    server.queue(Reply(tool_calls=[ToolCall("lookup", {"q": "a long query text"}, id="call_9")]))
+    for _ in client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
+        pass
+    attrs = one_llm_span(collected)["attributes"]
+    assert attrs["tracekit.tool_calls"] == [
+        {"id": "call_9", "name": "lookup", "arguments": '{"q": "a long query text"}'}
+    ]
+
+
+def test_stream_with_include_usage_from_caller(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """When the caller asks for usage, the usage chunk reaches them and the span."""
+    server.queue(Reply(text="hi", usage=Usage(input_tokens=7, output_tokens=3)))
+    chunks = list(
+        client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 10
+    assert one_llm_span(collected)["usage"]["input_tokens"] == 7
+
+
+def test_stream_usage_option_injects_and_hides(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """autolog(stream_usage=True) asks for usage and hides the usage-only chunk."""
+    tracekit.openai.autolog(stream_usage=True)
+    server.queue(Reply(text="hi there", usage=Usage(input_tokens=9, output_tokens=2)))
+    chunks = list(client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+    assert all(c.choices for c in chunks)  # code indexing chunk.choices[0] keeps working
+    assert server.requests[-1].json["stream_options"] == {"include_usage": True}
+    span = one_llm_span(collected)
+    assert span["usage"]["input_tokens"] == 9
+    assert span["cost_usd"] is not None
+    assert span["attributes"]["tracekit.stream.usage_injected"] is True
+
+
+def test_stream_break_and_close_ends_span_as_cancelled(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """Breaking out and closing ends the span with partial output, marked cancelled."""
+    server.queue(Reply(text="alpha beta gamma delta epsilon zeta eta theta"))
+    stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    for i, _chunk in enumerate(stream):
+        if i == 2:
+            break
+    stream.close()
+    span = one_llm_span(collected)
+    attrs = span["attributes"]
+    assert attrs["tracekit.stream.cancelled"] is True
+    assert attrs["gen_ai.response.finish_reasons"] == ["cancelled"]
+    assert attrs["tracekit.stream.chunks"] == 3
+    assert (
+        0 < len(span["outputs"]["content"]) < len("alpha beta gamma delta epsilon zeta eta theta")
+    )
+
+
+def test_stream_with_block_and_gc_end_span(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """Leaving `with stream:` early, or dropping an unfinished stream, ends the span."""
+    server.queue(Reply(text="a b c d e f g h"), Reply(text="a b c d e f g h"))
+    with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+        next(iter(stream))
+    dropped = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    next(dropped)
+    del dropped
+    gc.collect()
+    spans = llm_spans(collected)
+    assert len(spans) == 2
+    assert all(s["attributes"]["tracekit.stream.cancelled"] for s in spans)
+
+
+def test_mid_stream_error_is_recorded_and_reraised(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """An error event mid-stream raises the SDK's error; the span keeps the partial text."""
+    server.queue(Reply(text="partial answer here", fail_after_chunks=2, error_message="boom"))
+    received = []
+    with pytest.raises(openai.APIError) as info:
+        for chunk in client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
+            received.append(chunk)
+    span = one_llm_span(collected)
+    assert span["status"] == "ERROR"
+    assert "boom" in span["error"]["message"]
+    assert span["error"]["type"].endswith(type(info.value).__qualname__)
+    assert span["outputs"]["content"]  # partial output kept
+
+
+def test_parse_helper_one_span(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """chat.completions.parse is traced once, with the parsed message as output."""
+
+    class City(pydantic.BaseModel):
+        name: str
+        population: int
+
+    server.queue(Reply(text='{"name": "Paris", "population": 2100000}'))
+    result = chat_helpers(client).parse(model=MODEL, messages=MESSAGES, response_format=City)
+    assert result.choices[0].message.parsed == City(name="Paris", population=2100000)
+    span = one_llm_span(collected)
+    assert span["attributes"]["gen_ai.request.response_format"] == "City"
+    assert span["outputs"]["parsed"] == {"name": "Paris", "population": 2100000}
+
+
+def test_stream_helper_one_span_and_early_exit(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """chat.completions.stream(): one span; leaving the `with` early still ends it."""
+    server.queue(Reply(text="full helper text"), Reply(text="x y z w v u t s"))
+    with chat_helpers(client).stream(model=MODEL, messages=MESSAGES) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == "full helper text"
+    with chat_helpers(client).stream(model=MODEL, messages=MESSAGES) as stream:
+        for _event in stream:
+            break
+    spans = llm_spans(collected)
+    assert len(spans) == 2
+    assert spans[0]["outputs"]["content"] == "full helper text"
+    assert spans[1]["attributes"]["tracekit.stream.cancelled"] is True
+
+
+# -- raw responses -------------------------------------------------------------------------
+
+
+def test_with_raw_response(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """with_raw_response keeps working and is traced once, with usage."""
+    server.queue(Reply(text="raw", usage=Usage(input_tokens=5, output_tokens=1)))
+    raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=MESSAGES)
+    assert raw.headers.get("x-request-id")
+    assert raw.parse().choices[0].message.content == "raw"
+    span = one_llm_span(collected)
+    assert span["usage"]["input_tokens"] == 5
+    assert span["outputs"]["content"] == "raw"
+
+
+def test_with_raw_response_stream(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """A raw streamed response: parse() gives the stream, the span ends when it is consumed."""
+    server.queue(Reply(text="streamed raw"))
+    raw = client.chat.completions.with_raw_response.create(
+        model=MODEL, messages=MESSAGES, stream=True
+    )
+    chunks = list(raw.parse())
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "streamed raw"
+    assert one_llm_span(collected)["outputs"]["content"] == "streamed raw"
+
+
+def test_with_streaming_response(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """with_streaming_response works as a context manager and is traced once, with usage."""
+    server.queue(Reply(text="streaming resp", usage=Usage(input_tokens=4, output_tokens=2)))
+    with client.chat.completions.with_streaming_response.create(
+        model=MODEL, messages=MESSAGES
+    ) as response:
+        completion = response.parse()
+    assert completion.choices[0].message.content == "streaming resp"
+    span = one_llm_span(collected)
+    assert span["usage"]["output_tokens"] == 2
+
+
+# -- responses, embeddings, legacy completions -------------------------------------------
+
+
+def test_responses_create(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """responses.create: instructions and input as inputs, output items, usage, tool calls."""
+    server.queue(
+        Reply(
+            text="Answer",
+            tool_calls=[ToolCall("search", {"q": "x"}, id="fc_1")],
+            usage=Usage(input_tokens=50, output_tokens=10, cached_tokens=20, reasoning_tokens=4),
+        )
+    )
+    response = client.responses.create(model="gpt-4.1", instructions="Be brief", input="Hi")
+    span = one_llm_span(collected)
+    assert span["inputs"] == {"instructions": "Be brief", "input": "Hi"}
+    assert [item["type"] for item in span["outputs"]["output"]] == [
+        item.type for item in response.output
+    ]
+    assert span["attributes"]["tracekit.tool_calls"][0]["name"] == "search"
+    assert span["usage"]["cached_input_tokens"] == 20
+    assert span["usage"]["reasoning_tokens"] == 4
+    assert span["cost_usd"] is not None
+
+
+def test_responses_stream_and_helper(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """responses.create(stream=True) and responses.stream() are one span each, with usage."""
+    server.queue(Reply(text="streamed"), Reply(text="helper"))
+    events = list(client.responses.create(model="gpt-4.1", input="Hi", stream=True))
+    assert events[-1].type == "response.completed"
+    with client.responses.stream(model="gpt-4.1", input="Hi") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "helper"
+    spans = llm_spans(collected)
+    assert len(spans) == 2
+    assert all(s["usage"] and s["usage"]["input_tokens"] > 0 for s in spans)
+
+
+def test_responses_parse_and_beta(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """responses.parse and client.beta.responses.create are traced once each."""
+
+    class Answer(pydantic.BaseModel):
+        value: int
+
+    server.queue(Reply(text='{"value": 42}'))
+    parsed = client.responses.parse(model="gpt-4.1", input="6*7", text_format=Answer)
+    assert parsed.output_parsed == Answer(value=42)
+    if hasattr(client, "beta") and hasattr(client.beta, "responses"):
+        client.beta.responses.create(model="gpt-4.1", input="Hi")
+        assert len(llm_spans(collected)) == 2
+    else:
+        assert len(llm_spans(collected)) == 1
+
+
+def test_embeddings(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """embeddings.create: an EMBEDDING span with input, count, dimensions and usage."""
+    result = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])
+    assert len(result.data) == 2
+    span = one_llm_span(collected)
+    assert span["span_type"] == "EMBEDDING"
+    assert span["name"] == "embeddings text-embedding-3-small"
+    assert span["inputs"] == {"input": ["a", "b"]}
+    assert span["outputs"] == {"embeddings": 2, "dimensions": len(result.data[0].embedding)}
+    assert span["usage"]["input_tokens"] > 0
+    assert span["cost_usd"] is not None
+
+
+def test_legacy_completions(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """Legacy completions.create, plain and streamed, are LLM spans with the text."""
+    server.queue(Reply(text="legacy text"), Reply(text="legacy stream"))
+    client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Once")
+    list(client.completions.create(model="gpt-3.5-turbo-instruct", prompt="Once", stream=True))
+    spans = llm_spans(collected)
+    assert [s["span_type"] for s in spans] == ["LLM", "LLM"]
+    assert [s["outputs"] for s in spans] == ["legacy text", "legacy stream"]
+    assert spans[0]["inputs"] == {"prompt": "Once"}
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def test_http_error_recorded_and_same_exception(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """A 429 is recorded (status, request id, error type) and re-raised unchanged."""
+    server.queue(Reply(error_status=429, error_message="slow down", request_id="req_429"))
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    span = one_llm_span(collected)
+    assert span["status"] == "ERROR"
+    assert span["error"]["type"] == "openai.RateLimitError"
+    assert "slow down" in span["error"]["message"]
+    assert span["attributes"]["http.response.status_code"] == 429
+    assert span["attributes"]["tracekit.request_id"] == "req_429"
+    assert info.value.status_code == 429
+
+
+def test_retries_stay_one_span(server: FakeLLMServer, collected: Any) -> None:
+    """A 500 retried by the SDK, then success: one span, status OK."""
+    server.queue(Reply(error_status=500, retry_after_s=0.001), Reply(text="second try"))
+    with openai.OpenAI(base_url=server.openai_base_url, api_key=API_KEY, max_retries=2) as c:
+        c.chat.completions.create(model=MODEL, messages=MESSAGES)
+    span = one_llm_span(collected)
+    assert span["status"] == "OK"
+    assert span["outputs"]["content"] == "second try"
+    assert len([r for r in server.requests if r.path == "/v1/chat/completions"]) == 2
+
+
+def test_connection_error_and_timeout(server: FakeLLMServer, collected: Any) -> None:
+    """Connection refused and client timeouts are recorded and re-raised."""
+    with openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key=API_KEY, max_retries=0) as c:
+        with pytest.raises(openai.APIConnectionError):
+            c.chat.completions.create(model=MODEL, messages=MESSAGES)
+    server.queue(Reply(text="late", delay_s=1.0))
+    with openai.OpenAI(
+        base_url=server.openai_base_url, api_key=API_KEY, max_retries=0, timeout=0.2
+    ) as c:
+        with pytest.raises(openai.APITimeoutError):
+            c.chat.completions.create(model=MODEL, messages=MESSAGES)
+    spans = llm_spans(collected)
+    assert [s["error"]["type"] for s in spans] == [
+        "openai.APIConnectionError",
+        "openai.APITimeoutError",
+    ]
+
+
+# -- privacy --------------------------------------------------------------------------------
+
+
+def test_api_key_and_auth_headers_never_recorded(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """Neither the API key nor credential-like headers or kwargs appear in the record."""
+    client.chat.completions.create(
+        model=MODEL,
+        messages=MESSAGES,
+        extra_headers={"Authorization": "Bearer sk-other-secret", "X-Api-Key": "k-123"},
+    )
+    dumped = json.dumps(collected.traces())
+    assert API_KEY not in dumped
+    assert "sk-other-secret" not in dumped
+    assert "k-123" not in dumped
+    assert server.requests[-1].headers["authorization"] == "Bearer sk-other-secret"
+
+
+def test_log_inputs_and_outputs_off(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """autolog(log_inputs=False, log_outputs=False) keeps usage but no message text."""
+    tracekit.openai.autolog(log_inputs=False, log_outputs=False)
+    client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    span = one_llm_span(collected)
+    assert span["inputs"] is None and span["outputs"] is None
+    assert span["usage"]["input_tokens"] > 0
+
+
+# -- control ---------------------------------------------------------------------------------
+
+
+def test_autolog_idempotent_and_disable_restores_originals(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """Twice is once; disable=True puts back the SDK's own function objects."""
+    from openai.resources.chat.completions.completions import Completions
+
+    tracekit.openai.autolog(disable=True)
+    original = Completions.__dict__["create"]
+    tracekit.openai.autolog()
+    tracekit.openai.autolog()
+    client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert len(llm_spans(collected)) == 1
+    tracekit.openai.autolog(disable=True)
+    assert Completions.__dict__["create"] is original
+    client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert len(llm_spans(collected)) == 1
+
+
+def test_client_created_before_autolog(server: FakeLLMServer, collected: Any) -> None:
+    """A client that existed before autolog() is traced too."""
+    tracekit.openai.autolog(disable=True)
+    early = openai.OpenAI(base_url=server.openai_base_url, api_key=API_KEY, max_retries=0)
+    tracekit.openai.autolog()
+    early.chat.completions.create(model=MODEL, messages=MESSAGES)
+    early.close()
+    assert len(llm_spans(collected)) == 1
+
+
+@pytest.mark.slow
+def test_autolog_before_import(server: FakeLLMServer, tmp_path: Path) -> None:
+    """autolog() before `import openai` patches openai when it is imported."""
+    code = textwrap.dedent(
+        f"""
+        import sys, tracekit
+        tracekit.openai.autolog()
+        assert "openai" not in sys.modules
+        import openai
+        client = openai.OpenAI(base_url={server.openai_base_url!r}, api_key="sk-x")
+        messages = [{{"role": "user", "content": "x"}}]
+        client.chat.completions.create(model="gpt-4o", messages=messages)
+        """
+    )
+    env = {"TRACEKIT_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    record = json.loads((tmp_path / "traces.jsonl").read_text().splitlines()[0])
+    assert record["spans"][0]["provider"] == "openai"
+
+
+# -- nesting --------------------------------------------------------------------------------
+
+
+def test_nesting_under_trace_gather_and_threads(
+    server: FakeLLMServer, client: Any, aclient: Any, collected: Any
+) -> None:
+    """Inside @trace a call is a child; gathered calls are siblings; executor calls children."""
+
+    @tracekit.trace(span_type="AGENT")
+    def agent() -> None:
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        with ThreadPoolExecutor(2) as pool:
+            list(
+                pool.map(
+                    lambda _: client.embeddings.create(model="text-embedding-3-small", input="x"),
+                    range(2),
+                )
+            )
+
+    @tracekit.trace(span_type="AGENT")
+    async def fan_out() -> None:
+        await asyncio.gather(
+            aclient.chat.completions.create(model=MODEL, messages=MESSAGES),
+            aclient.chat.completions.create(model=MODEL, messages=MESSAGES),
+        )
+        await aclient.close()
+
+    agent()
+    asyncio.run(fan_out())
+    traces = collected.traces()
+    assert len(traces) == 2
+    for trace in traces:
+        root = next(s for s in trace["spans"] if s["parent_span_id"] is None)
+        children = [s for s in trace["spans"] if s is not root]
+        assert len(children) == 3 if root["name"] == "agent" else len(children) == 2
+        assert all(s["parent_span_id"] == root["span_id"] for s in children)
+
+
+# -- async client ------------------------------------------------------------------------
+
+
+def test_async_create_stream_and_early_close(
+    server: FakeLLMServer, aclient: Any, collected: Any
+) -> None:
+    """Async create, async streaming and an early aclose() are traced like sync."""
+    server.queue(Reply(text="async one"), Reply(text="async stream"), Reply(text="a b c d e f"))
+
+    async def main() -> None:
+        await aclient.chat.completions.create(model=MODEL, messages=MESSAGES)
+        stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        assert isinstance(stream, openai.AsyncStream)
+        async for _chunk in stream:
+            pass
+        early = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        async for _chunk in early:
+            break
+        await early.close()
+        await aclient.close()
+
+    asyncio.run(main())
+    spans = llm_spans(collected)
+    assert [s["outputs"]["content"] for s in spans[:2]] == ["async one", "async stream"]
+    assert spans[2]["attributes"]["tracekit.stream.cancelled"] is True
+
+
+def test_async_responses_embeddings_and_helpers(
+    server: FakeLLMServer, aclient: Any, collected: Any
+) -> None:
+    """Async responses, embeddings and the chat stream helper: one span each."""
+    server.queue(Reply(text="r"), Reply(), Reply(text="helper async"))  # one per request
+
+    async def main() -> None:
+        await aclient.responses.create(model="gpt-4.1", input="Hi")
+        await aclient.embeddings.create(model="text-embedding-3-small", input="x")
+        async with chat_helpers(aclient).stream(model=MODEL, messages=MESSAGES) as stream:
+            await stream.get_final_completion()
+        await aclient.close()
+
+    asyncio.run(main())
+    spans = llm_spans(collected)
+    assert [s["span_type"] for s in spans] == ["CHAT_MODEL", "EMBEDDING", "CHAT_MODEL"]
+    assert spans[2]["outputs"]["content"] == "helper async"
+
+
+def test_unknown_model_has_null_cost(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """A model missing from the price table: usage kept, cost null."""
+    client.chat.completions.create(model="my-finetune-xyz", messages=MESSAGES)
+    span = one_llm_span(collected)
+    assert span["usage"]["input_tokens"] > 0
+    assert span["cost_usd"] is None
