@@ -1,91 +1,113 @@
-"""A small traced agent: retrieval, a model step, tools in threads and asyncio, one failure.
+"""A small traced agent making real OpenAI SDK calls: retrieval, a tool call, a tool, an answer.
 
-Run it with `bash scripts/demo.sh` (or `python examples/demo.py` with tracekit installed). It
-needs no API key: the "model" here is a stand-in that reports token usage like a real one.
-Traces are printed as a tree and written to $TRACEKIT_HOME/traces.jsonl (default ~/.tracekit).
+Run it with `bash scripts/demo.sh`. Without OPENAI_API_KEY the real `openai` client talks to
+tracekit's built-in fake server on 127.0.0.1 (no network, no key); with a key it calls OpenAI.
+The trace is printed as a tree (durations, tokens, cost) and written to the local store,
+$TRACEKIT_HOME/traces.jsonl (TRACEKIT_HOME defaults to ~/.tracekit).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
+import os
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from typing import Any
 
 import tracekit
 
 DOCS = {
-    "tracekit": "tracekit records spans in-process and exports them on a background thread.",
-    "otel": "OpenTelemetry is the standard for distributed tracing.",
+    "refund": "Refunds are paid back to the original card within 5 business days.",
+    "shipping": "Orders ship within 24 hours; express delivery takes one day.",
+    "warranty": "Every device has a two-year warranty covering manufacturing faults.",
+}
+ORDER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_order_status",
+        "description": "Look up where an order is.",
+        "parameters": {
+            "type": "object",
+            "properties": {"order_id": {"type": "string"}},
+            "required": ["order_id"],
+        },
+    },
 }
 
 
 @tracekit.trace(span_type="RETRIEVER")
 def retrieve(query: str, k: int = 2) -> list[str]:
-    time.sleep(0.005)
-    return [text for key, text in DOCS.items() if key in query.lower()][:k] or list(DOCS.values())
-
-
-@tracekit.trace(span_type="CHAT_MODEL", name="chat stand-in-model")
-def call_model(messages: list[dict[str, str]]) -> str:
-    time.sleep(0.01)
-    span = tracekit.get_current_span()
-    if span is not None and span.is_recording:
-        span.set_model("stand-in-model", provider="demo")
-        prompt_tokens = sum(len(m["content"].split()) for m in messages)
-        span.set_usage(
-            input_tokens=prompt_tokens, output_tokens=12, total_tokens=prompt_tokens + 12
-        )
-    return "tracekit exports on a background thread, so your app never waits."
+    words = set(query.lower().split())
+    ranked = sorted(DOCS, key=lambda key: -len(words & set(DOCS[key].lower().split())))
+    return [DOCS[key] for key in ranked[:k]]
 
 
 @tracekit.trace(span_type="TOOL")
-def word_count(text: str) -> int:
-    time.sleep(0.002)
-    return len(text.split())
-
-
-@tracekit.trace(span_type="TOOL")
-async def fetch_page(url: str) -> str:
-    await asyncio.sleep(0.005)
-    if "broken" in url:
-        raise ConnectionError(f"cannot reach {url}")
-    return f"<html>{url}</html>"
+def get_order_status(order_id: str) -> dict[str, str]:
+    return {"order_id": order_id, "status": "shipped", "eta": "tomorrow"}
 
 
 @tracekit.trace(span_type="AGENT")
-def answer(question: str) -> dict[str, object]:
-    tracekit.update_current_trace(
-        user_id="demo-user", session_id="demo-session", tags={"demo": "1"}
-    )
-    docs = retrieve(question)
-    reply = call_model(
-        [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": question}]
-        + [{"role": "system", "content": d} for d in docs]
-    )
-    with ThreadPoolExecutor(max_workers=2) as pool:  # tasks become children of this span
-        counts = list(pool.map(word_count, docs))
+def support_agent(client: Any, model: str, question: str) -> str:
+    tracekit.update_current_trace(user_id="demo-user", session_id="demo-session")
+    context = "\n".join(retrieve(question))
+    messages: list[dict[str, Any]] = [
+        {"role": "system", "content": f"Answer from these notes:\n{context}"},
+        {"role": "user", "content": question},
+    ]
+    first = client.chat.completions.create(model=model, messages=messages, tools=[ORDER_TOOL])
+    reply = first.choices[0].message
+    if reply.tool_calls:
+        messages.append(reply.model_dump(exclude_none=True))
+        for call in reply.tool_calls:
+            result = get_order_status(**json.loads(call.function.arguments))
+            content = json.dumps(result)
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+        final = client.chat.completions.create(model=model, messages=messages)
+        return str(final.choices[0].message.content)
+    return str(reply.content)
 
-    async def fan_out() -> list[object]:
-        return await asyncio.gather(
-            fetch_page("https://example.invalid/docs"),
-            fetch_page("https://example.invalid/broken"),
-            return_exceptions=True,
+
+@contextlib.contextmanager
+def openai_client() -> Iterator[tuple[Any, str, str]]:
+    """The real client: against OpenAI with a key, else against the built-in fake server."""
+    import openai
+
+    if os.environ.get("OPENAI_API_KEY"):
+        with openai.OpenAI() as client:
+            yield client, "gpt-4o-mini", "api.openai.com"
+        return
+    from tracekit.testing import FakeLLMServer, Reply, ToolCall, Usage
+
+    with FakeLLMServer() as server:
+        server.queue(
+            Reply(
+                tool_calls=[ToolCall("get_order_status", {"order_id": "A-1042"})],
+                model="gpt-4o-mini-2024-07-18",
+                usage=Usage(input_tokens=182, output_tokens=19, cached_tokens=128),
+            ),
+            Reply(
+                text="Order A-1042 has shipped and arrives tomorrow. Refunds, if you need one, "
+                "reach your card within 5 business days.",
+                model="gpt-4o-mini-2024-07-18",
+                usage=Usage(input_tokens=236, output_tokens=31),
+            ),
         )
-
-    pages = asyncio.run(fan_out())
-    return {"reply": reply, "doc_words": counts, "pages_ok": sum(isinstance(p, str) for p in pages)}
+        with openai.OpenAI(base_url=server.openai_base_url, api_key="demo-key") as client:
+            yield client, "gpt-4o-mini", f"the fake server at {server.url}"
 
 
 def main() -> int:
-    tracekit.configure(exporters=["jsonl", tracekit.ConsoleExporter(file=sys.stdout, show_io=True)])
-    result = answer("How does tracekit export traces?")
-    print("\nresult:", json.dumps(result))
+    tracekit.openai.autolog()
+    tracekit.configure(exporters=["jsonl", tracekit.ConsoleExporter(file=sys.stdout)])
+    with openai_client() as (client, model, where):
+        print(f"calling {model} through the real openai client, against {where}\n")
+        answer = support_agent(client, model, "Where is my order A-1042, and how do refunds work?")
     tracekit.flush()
+    print(f"\nanswer: {answer}")
     path = tracekit.current_settings().home / "traces.jsonl"
-    print(f"\ntrace written to {path} (one JSON line per trace)")
-    print("stats:", json.dumps(tracekit.stats()["exporters"]))
+    print(f"trace written to {path}")
     return 0
 
 
