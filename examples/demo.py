@@ -1,7 +1,9 @@
-"""A small traced agent making real OpenAI SDK calls: retrieval, a tool call, a tool, an answer.
+"""A small traced agent making real SDK calls: retrieval, an OpenAI tool call, the tool, the
+OpenAI answer, then an Anthropic summary for the ticket system.
 
-Run it with `bash scripts/demo.sh`. Without OPENAI_API_KEY the real `openai` client talks to
-tracekit's built-in fake server on 127.0.0.1 (no network, no key); with a key it calls OpenAI.
+Run it with `bash scripts/demo.sh`. Without API keys the real `openai` and `anthropic` clients
+talk to tracekit's built-in fake server on 127.0.0.1 (no network, no key); with
+OPENAI_API_KEY / ANTHROPIC_API_KEY set they call the real APIs.
 The trace is printed as a tree (durations, tokens, cost) and written to the local store,
 $TRACEKIT_HOME/traces.jsonl (TRACEKIT_HOME defaults to ~/.tracekit).
 """
@@ -48,8 +50,19 @@ def get_order_status(order_id: str) -> dict[str, str]:
     return {"order_id": order_id, "status": "shipped", "eta": "tomorrow"}
 
 
+@tracekit.trace(span_type="CHAIN")
+def ticket_summary(claude: Any, question: str, answer: str) -> str:
+    message = claude.messages.create(
+        model="claude-haiku-4-5",
+        max_tokens=200,
+        system="Summarise the support exchange in one line for the ticket system.",
+        messages=[{"role": "user", "content": f"Q: {question}\nA: {answer}"}],
+    )
+    return str(message.content[0].text)
+
+
 @tracekit.trace(span_type="AGENT")
-def support_agent(client: Any, model: str, question: str) -> str:
+def support_agent(client: Any, claude: Any, model: str, question: str) -> str:
     tracekit.update_current_trace(user_id="demo-user", session_id="demo-session")
     context = "\n".join(retrieve(question))
     messages: list[dict[str, Any]] = [
@@ -65,18 +78,22 @@ def support_agent(client: Any, model: str, question: str) -> str:
             content = json.dumps(result)
             messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
         final = client.chat.completions.create(model=model, messages=messages)
-        return str(final.choices[0].message.content)
-    return str(reply.content)
+        answer = str(final.choices[0].message.content)
+    else:
+        answer = str(reply.content)
+    tracekit.update_current_trace(metadata={"ticket": ticket_summary(claude, question, answer)})
+    return answer
 
 
 @contextlib.contextmanager
-def openai_client() -> Iterator[tuple[Any, str, str]]:
-    """The real client: against OpenAI with a key, else against the built-in fake server."""
+def clients() -> Iterator[tuple[Any, Any, str, str]]:
+    """Real SDK clients: the APIs with keys, else the built-in fake server."""
+    import anthropic
     import openai
 
-    if os.environ.get("OPENAI_API_KEY"):
-        with openai.OpenAI() as client:
-            yield client, "gpt-4o-mini", "api.openai.com"
+    if os.environ.get("OPENAI_API_KEY") and os.environ.get("ANTHROPIC_API_KEY"):
+        with openai.OpenAI() as client, anthropic.Anthropic() as claude:
+            yield client, claude, "gpt-4o-mini", "the OpenAI and Anthropic APIs"
         return
     from tracekit.testing import FakeLLMServer, Reply, ToolCall, Usage
 
@@ -93,17 +110,27 @@ def openai_client() -> Iterator[tuple[Any, str, str]]:
                 model="gpt-4o-mini-2024-07-18",
                 usage=Usage(input_tokens=236, output_tokens=31),
             ),
+            Reply(
+                text="Customer asked about order A-1042 (shipped, ETA tomorrow) and refunds.",
+                model="claude-haiku-4-5-20251001",
+                usage=Usage(input_tokens=64, output_tokens=18, cached_tokens=0),
+            ),
         )
-        with openai.OpenAI(base_url=server.openai_base_url, api_key="demo-key") as client:
-            yield client, "gpt-4o-mini", f"the fake server at {server.url}"
+        with (
+            openai.OpenAI(base_url=server.openai_base_url, api_key="demo-key") as client,
+            anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="demo-key") as claude,
+        ):
+            yield client, claude, "gpt-4o-mini", f"the fake server at {server.url}"
 
 
 def main() -> int:
     tracekit.openai.autolog()
+    tracekit.anthropic.autolog()
     tracekit.configure(exporters=["jsonl", tracekit.ConsoleExporter(file=sys.stdout)])
-    with openai_client() as (client, model, where):
-        print(f"calling {model} through the real openai client, against {where}\n")
-        answer = support_agent(client, model, "Where is my order A-1042, and how do refunds work?")
+    with clients() as (client, claude, model, where):
+        print(f"calling the real openai and anthropic clients against {where}\n")
+        question = "Where is my order A-1042, and how do refunds work?"
+        answer = support_agent(client, claude, model, question)
     tracekit.flush()
     print(f"\nanswer: {answer}")
     path = tracekit.current_settings().home / "traces.jsonl"

@@ -19,6 +19,6 @@ if [ -z "${TRACEKIT_SKIP_COMPAT:-}" ]; then
     "$PY" -m venv .venv-compat
   fi
   .venv-compat/bin/python -m pip install --quiet --upgrade pip
-  .venv-compat/bin/python -m pip install --quiet -e ".[dev]" "openai==1.66.5"
-  .venv-compat/bin/python -m pytest tests/integrations/test_openai.py "$@"
+  .venv-compat/bin/python -m pip install --quiet -e ".[dev]" "openai==1.66.5" "anthropic==0.43.0"
+  .venv-compat/bin/python -m pytest tests/integrations "$@"
 fi

@@ -78,13 +78,21 @@ class ExportWorker:
         if len(queue) >= self.max_queue_size or self.stopping:
             self.traces_dropped += 1
             self.spans_dropped += len(trace.spans)
-            log_once(
-                "queue-full:" + self.name,
-                "tracekit: export queue of %s is full (%d traces); dropping traces. "
-                "Dropped counts are in tracekit.stats(); raise max_queue_size or fix the exporter.",
-                self.name,
-                self.max_queue_size,
-            )
+            if self.stopping:
+                # e.g. a stream object finalised after the exit flush already ran
+                log_once(
+                    "after-shutdown:" + self.name,
+                    "tracekit: a trace ended after %s was shut down; it was not exported",
+                    self.name,
+                )
+            else:
+                log_once(
+                    "queue-full:" + self.name,
+                    "tracekit: export queue of %s is full (%d traces); dropping traces. Dropped "
+                    "counts are in tracekit.stats(); raise max_queue_size or fix the exporter.",
+                    self.name,
+                    self.max_queue_size,
+                )
             return
         queue.append(trace)
         self.submitted += 1

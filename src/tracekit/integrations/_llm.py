@@ -247,13 +247,64 @@ def _wrap_stream(call: LLMCall, stream: Any, kwargs: dict[str, Any]) -> Any:
 
 
 def _wrap_raw(call: LLMCall, raw: Any, kwargs: dict[str, Any]) -> Any:
-    if type(raw).__name__ == "LegacyAPIResponse" and not kwargs.get("stream"):
-        # with_raw_response: the body was read and parse() is cached, so parsing here is
-        # invisible to the caller, who gets the very same object back.
+    headers = kwargs.get("extra_headers") or {}
+    mode = headers.get("X-Stainless-Raw-Response") if isinstance(headers, Mapping) else None
+    if mode in ("true", "raw") and not kwargs.get("stream") and not hasattr(raw, "__aenter__"):
+        # with_raw_response: parse() is cached per type, so parsing here is invisible to the
+        # caller, who gets the very same object back (the SDK reads such a body anyway).
         call.op.record_response(call, raw.parse())
+        call.set("tracekit.request_id", getattr(raw, "request_id", None))
         call.end()
         return raw
     return RawResponseProxy(raw, call, kwargs)
+
+
+def run_sync(
+    op: Operation, options: Options, kwargs: dict[str, Any], send: Callable[[dict[str, Any]], Any]
+) -> Any:
+    """Make one SDK request, ``send(kwargs)``, inside an LLM span."""
+    if not state.enabled or not options.active or _IN_LLM_CALL.get():
+        return send(kwargs)
+    call = _begin(op, options, kwargs)
+    if call is None:
+        return send(kwargs)
+    sdk_kwargs = _prepare(call, kwargs)
+    guard = _IN_LLM_CALL.set(True)
+    token = CURRENT_SPAN.set(call.span)
+    try:
+        result = send(sdk_kwargs)
+    except BaseException as exc:
+        CURRENT_SPAN.reset(token)
+        _IN_LLM_CALL.reset(guard)
+        call.fail(exc)
+        raise
+    CURRENT_SPAN.reset(token)
+    _IN_LLM_CALL.reset(guard)
+    return _succeed(call, result, sdk_kwargs)
+
+
+async def run_async(
+    op: Operation, options: Options, kwargs: dict[str, Any], send: Callable[[dict[str, Any]], Any]
+) -> Any:
+    """The async twin of :func:`run_sync`; ``send(kwargs)`` returns an awaitable."""
+    if not state.enabled or not options.active or _IN_LLM_CALL.get():
+        return await send(kwargs)
+    call = _begin(op, options, kwargs)
+    if call is None:
+        return await send(kwargs)
+    sdk_kwargs = _prepare(call, kwargs)
+    guard = _IN_LLM_CALL.set(True)
+    token = CURRENT_SPAN.set(call.span)
+    try:
+        result = await send(sdk_kwargs)
+    except BaseException as exc:
+        CURRENT_SPAN.reset(token)
+        _IN_LLM_CALL.reset(guard)
+        call.fail(exc)
+        raise
+    CURRENT_SPAN.reset(token)
+    _IN_LLM_CALL.reset(guard)
+    return _succeed(call, result, sdk_kwargs)
 
 
 def sync_wrapper(op: Operation, options: Options) -> Callable[..., Any]:
@@ -262,24 +313,9 @@ def sync_wrapper(op: Operation, options: Options) -> Callable[..., Any]:
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if not state.enabled or not options.active or _IN_LLM_CALL.get():
+        if not state.enabled or not options.active:
             return wrapped(*args, **kwargs)
-        call = _begin(op, options, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        sdk_kwargs = _prepare(call, kwargs)
-        guard = _IN_LLM_CALL.set(True)
-        token = CURRENT_SPAN.set(call.span)
-        try:
-            result = wrapped(*args, **sdk_kwargs)
-        except BaseException as exc:
-            CURRENT_SPAN.reset(token)
-            _IN_LLM_CALL.reset(guard)
-            call.fail(exc)
-            raise
-        CURRENT_SPAN.reset(token)
-        _IN_LLM_CALL.reset(guard)
-        return _succeed(call, result, sdk_kwargs)
+        return run_sync(op, options, kwargs, lambda kw: wrapped(*args, **kw))
 
     return wrapper
 
@@ -290,24 +326,9 @@ def async_wrapper(op: Operation, options: Options) -> Callable[..., Any]:
     async def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if not state.enabled or not options.active or _IN_LLM_CALL.get():
+        if not state.enabled or not options.active:
             return await wrapped(*args, **kwargs)
-        call = _begin(op, options, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        sdk_kwargs = _prepare(call, kwargs)
-        guard = _IN_LLM_CALL.set(True)
-        token = CURRENT_SPAN.set(call.span)
-        try:
-            result = await wrapped(*args, **sdk_kwargs)
-        except BaseException as exc:
-            CURRENT_SPAN.reset(token)
-            _IN_LLM_CALL.reset(guard)
-            call.fail(exc)
-            raise
-        CURRENT_SPAN.reset(token)
-        _IN_LLM_CALL.reset(guard)
-        return _succeed(call, result, sdk_kwargs)
+        return await run_async(op, options, kwargs, lambda kw: wrapped(*args, **kw))
 
     return wrapper
 
@@ -496,5 +517,7 @@ __all__ = [
     "record_inputs",
     "record_outputs",
     "record_params",
+    "run_async",
+    "run_sync",
     "sync_wrapper",
 ]

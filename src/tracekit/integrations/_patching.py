@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -32,8 +34,14 @@ class PatchSet:
     imported later. Missing modules or attributes (older releases) are skipped.
     """
 
-    def __init__(self, package: str, patches: Callable[[], Sequence[Patch]]) -> None:
+    def __init__(
+        self,
+        package: str,
+        patches: Callable[[], Sequence[Patch]],
+        min_version: tuple[int, ...] = (),
+    ) -> None:
         self.package = package
+        self.min_version = min_version
         self._patches = patches
         self._originals: dict[tuple[Any, str], Any] = {}
         self._lock = threading.Lock()
@@ -59,7 +67,7 @@ class PatchSet:
                 self._apply_locked()
 
     def _apply_locked(self) -> None:
-        if self._originals:
+        if self._originals or not self._supported():
             return
         for patch in self._patches():
             owner_path, _, attr = patch.target.rpartition(".")
@@ -76,6 +84,23 @@ class PatchSet:
                 continue  # someone else's wrapper or ours from an older apply: leave it
             self._originals[(owner, attr)] = original
             setattr(owner, attr, wrapt.FunctionWrapper(original, patch.wrapper))
+
+    def _supported(self) -> bool:
+        try:
+            found = importlib.metadata.version(self.package)
+        except importlib.metadata.PackageNotFoundError:
+            return True  # vendored or renamed: try, missing targets are skipped
+        numbers = tuple(int(part) for part in re.findall(r"\d+", found)[: len(self.min_version)])
+        if numbers >= self.min_version:
+            return True
+        wanted = ".".join(map(str, self.min_version))
+        logger.warning(
+            "tracekit: %s %s is older than the oldest supported release (%s); not instrumented",
+            self.package,
+            found,
+            wanted,
+        )
+        return False
 
     def remove(self) -> None:
         """Restore every original attribute exactly (the same objects)."""

@@ -561,6 +561,6 @@ def _patch_list() -> list[Patch]:
     ]
 
 
-_patches = PatchSet("openai", _patch_list)
+_patches = PatchSet("openai", _patch_list, MIN_VERSION)
 
 __all__ = ["autolog"]
