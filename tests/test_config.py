@@ -110,7 +110,7 @@ def test_unwritable_home_is_a_configure_error(tmp_path: Path) -> None:
     """A home that cannot hold the trace file fails at configure() time, clearly."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(tracekit.ConfigurationError, match="cannot open the trace file"):
+    with pytest.raises(tracekit.ConfigurationError, match="cannot set up the 'jsonl' exporter"):
         tracekit.configure(home=blocker / "sub")
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ._internal import state
 
 ENV_PREFIX = "TRACEKIT_"
-EXPORTER_NAMES = ("jsonl", "console", "none")
+EXPORTER_NAMES = ("jsonl", "sqlite", "otlp", "console", "none")
 
 
 class ConfigurationError(ValueError):
@@ -127,27 +127,45 @@ def resolve(**given: Any) -> Settings:
 
 
 def build_exporters(settings: Settings) -> list[Any]:
-    from .exporters import ConsoleExporter, JsonlExporter
-
     wanted = settings.exporters if settings.exporters is not None else ("jsonl",)
     out: list[Any] = []
     for item in wanted:
-        if item == "jsonl":
-            path = settings.home / "traces.jsonl"
-            try:
-                out.append(JsonlExporter(path))
-            except OSError as exc:
-                raise ConfigurationError(
-                    f"cannot open the trace file {path} ({exc.strerror}); set TRACEKIT_HOME or "
-                    "configure(home=...) to a writable directory"
-                ) from None
-        elif item == "console":
-            out.append(ConsoleExporter())
-        elif item == "none":
+        if item == "none":
             continue
-        else:
+        if not isinstance(item, str):
             out.append(item)
+            continue
+        try:
+            out.append(_named_exporter(item, settings))
+        except Exception as exc:
+            detail = getattr(exc, "strerror", None) or str(exc)
+            raise ConfigurationError(
+                f"cannot set up the {item!r} exporter: {detail}"
+                + (
+                    "; set TRACEKIT_HOME or configure(home=...) to a writable directory"
+                    if item in ("jsonl", "sqlite")
+                    else ""
+                )
+            ) from exc
     return out
+
+
+def _named_exporter(name: str, settings: Settings) -> Any:
+    if name == "jsonl":
+        from .exporters import JsonlExporter
+
+        return JsonlExporter(settings.home / "traces.jsonl")
+    if name == "sqlite":
+        from .exporters.sqlite import SqliteExporter
+
+        return SqliteExporter(settings.home / "traces.db")
+    if name == "otlp":
+        from .exporters.otlp import OtlpExporter
+
+        return OtlpExporter()  # endpoint, headers, protocol from OTEL_EXPORTER_OTLP_*
+    from .exporters import ConsoleExporter
+
+    return ConsoleExporter()
 
 
 def apply(settings: Settings) -> None:
