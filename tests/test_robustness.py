@@ -902,10 +902,10 @@ def test_internal_error_in_serialisation_never_reaches_user_code(
 
     reconfigure(collected, raise_internal_errors=False)
 
-    def broken(obj: Any, max_chars: int) -> Any:
+    def broken(*args: Any) -> Any:
         raise RuntimeError("tracekit bug")
 
-    monkeypatch.setattr(decorator_module, "to_jsonable", broken)
+    monkeypatch.setattr(decorator_module, "field_to_jsonable", broken)
 
     @tracekit.trace
     def work(x: int) -> int:

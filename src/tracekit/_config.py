@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._internal import state
+
+if TYPE_CHECKING:
+    from ._privacy import Privacy
 
 ENV_PREFIX = "TRACEKIT_"
 EXPORTER_NAMES = ("jsonl", "sqlite", "otlp", "console", "none")
@@ -44,12 +47,62 @@ class Settings(BaseModel):
     max_generator_items: int = Field(default=1_000, ge=0)
     propagate_to_threads: bool = True
     prices: dict[str, Any] | Path | None = None
+    capture_content: Literal["full", "redacted", "metadata", "none"] = "full"
+    scrub_secrets: bool = True
+    secret_patterns: dict[str, str] = Field(default_factory=dict)
+    exempt_keys: tuple[str, ...] = ()
+    mask: tuple[str, ...] = ()
+    keep_media: bool = False
+    redact: Any = None
+    max_span_bytes: int = Field(default=1_000_000, ge=1024)
     raise_internal_errors: bool = False
 
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("exempt_keys", "mask", mode="before")
+    @classmethod
+    def _split_names(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: comma-separated
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("mask")
+    @classmethod
+    def _check_mask(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from ._privacy import PII_MASKERS
+
+        if value == ("all",):
+            return tuple(PII_MASKERS)
+        unknown = [name for name in value if name not in PII_MASKERS]
+        if unknown:
+            raise ValueError(f"unknown masker(s) {unknown}; known: {', '.join(PII_MASKERS)}, all")
+        return value
+
+    @field_validator("secret_patterns")
+    @classmethod
+    def _check_patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for name, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {name!r} is not a valid regular expression: {exc}"
+                ) from None
+        return value
+
+    @field_validator("redact")
+    @classmethod
+    def _check_redact(cls, value: Any) -> Any:
+        if value is not None and not callable(value):
+            raise ValueError(
+                "must be a callable taking a span's data dict and returning it or None"
+            )
+        return value
 
     @field_validator("prices")
     @classmethod
@@ -168,11 +221,29 @@ def _named_exporter(name: str, settings: Settings) -> Any:
     return ConsoleExporter()
 
 
+def build_privacy(settings: Settings, mode: str | None = None) -> Privacy:
+    """The scrubbing/masking policy for ``settings`` (``mode`` overrides capture_content)."""
+    from ._privacy import PII_MASKERS, Privacy
+
+    mask = settings.mask
+    if not mask and (mode or settings.capture_content) == "redacted":
+        mask = tuple(PII_MASKERS)  # "redacted" without a choice masks every kind
+    return Privacy(
+        scrub_secrets=settings.scrub_secrets,
+        secret_patterns=settings.secret_patterns,
+        exempt_keys=settings.exempt_keys,
+        mask=mask,
+        keep_media=settings.keep_media,
+    )
+
+
 def apply(settings: Settings) -> None:
     """Make ``settings`` current: replace the export pipeline, update hot-path state."""
     from . import context
     from ._pipeline import ExportPipeline
     from ._pricing import reset_price_table
+    from ._privacy import CONTENT_MODES
+    from ._serialize import set_privacy
 
     exporters = build_exporters(settings)
     pipeline = ExportPipeline(
@@ -199,6 +270,10 @@ def apply(settings: Settings) -> None:
         state.tail_sampling = settings.sample_rate < 1.0 and (
             settings.keep_errors or settings.keep_slower_than_ms is not None
         )
+        state.content_level = CONTENT_MODES[settings.capture_content]
+        state.redact_hook = settings.redact
+        state.max_span_bytes = settings.max_span_bytes
+        set_privacy(build_privacy(settings))
         state.enabled = settings.enabled
         state.enabled_explicit = None
         context.set_thread_propagation(settings.propagate_to_threads)
@@ -223,6 +298,14 @@ def configure(
     max_generator_items: int | None = None,
     propagate_to_threads: bool | None = None,
     prices: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    capture_content: Literal["full", "redacted", "metadata", "none"] | None = None,
+    scrub_secrets: bool | None = None,
+    secret_patterns: Mapping[str, str] | None = None,
+    exempt_keys: Sequence[str] | None = None,
+    mask: Sequence[str] | None = None,
+    keep_media: bool | None = None,
+    redact: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+    max_span_bytes: int | None = None,
     raise_internal_errors: bool | None = None,
 ) -> None:
     """Configure tracing for the whole process.
@@ -250,6 +333,23 @@ def configure(
         prices: extra or corrected model prices (USD per million tokens), as a mapping
             ``{"openai": {"my-model": {"input": 1.0, "output": 2.0}}}`` or a JSON file path
             (``TRACEKIT_PRICES``); they override the shipped table.
+        capture_content: ``"full"`` (default), ``"redacted"`` (content kept after scrubbing
+            and PII masking), ``"metadata"`` (no inputs, outputs or message text; model,
+            usage, cost, timings and tool names stay) or ``"none"`` (spans for timing only).
+        scrub_secrets: replace credentials (API keys, bearer tokens, JWTs, AWS keys, private
+            keys, values under keys like ``password``) with a ``[REDACTED:<kind>]`` marker.
+        secret_patterns: extra ``{name: regex}`` patterns scrubbed like secrets.
+        exempt_keys: key names never treated as credentials.
+        mask: PII maskers to apply: ``email``, ``phone``, ``credit_card``, ``iban``,
+            ``ip_address``, or ``"all"`` (the default set in ``redacted`` mode).
+        keep_media: keep base64 images/audio/files instead of a placeholder with type,
+            size and hash.
+        redact: a hook called with each span's data (``name``, ``span_type``, ``inputs``,
+            ``outputs``, ``attributes``, ``events``) before the trace is queued; return the
+            dict (changed) or ``None`` to drop the span's content. If it raises, the content
+            is dropped (fail closed) and the failure counted.
+        max_span_bytes: a span whose content serialises larger than this has its largest
+            fields replaced by a marker with their original size.
         raise_internal_errors: re-raise tracekit's own bugs (for tracekit's test suite).
 
     Raises:

@@ -8,7 +8,8 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any, TypeVar, overload
 
 from ._internal import internal_error, state
-from ._serialize import to_jsonable
+from ._privacy import REDACTED
+from ._serialize import field_to_jsonable, to_jsonable
 from ._spans import CURRENT_SPAN, NOOP_SPAN, SpanType, parse_span_type
 from ._tracer import AnySpan, new_span
 
@@ -66,10 +67,13 @@ class _ArgBinder:
 
 
 def _capture_inputs(span: AnySpan, binder: _ArgBinder, args: Any, kwargs: Any) -> None:
+    if state.content_level < REDACTED:
+        return
     try:
         bound = binder.bind(args, kwargs)
         limit = state.max_payload_chars
-        span.inputs = {k: to_jsonable(v, limit) for k, v in bound.items()}  # type: ignore[union-attr]
+        # By parameter name, so an `api_key` argument is redacted whatever its value.
+        span.inputs = {k: field_to_jsonable(k, v, limit) for k, v in bound.items()}  # type: ignore[union-attr]
     except Exception:
         internal_error("capture inputs")
 
@@ -243,7 +247,7 @@ class _ItemCollector:
 
     def add(self, item: Any) -> None:
         self.seen += 1
-        if self.seen <= self.limit:
+        if self.seen <= self.limit and state.content_level >= REDACTED:
             try:
                 self.items.append(to_jsonable(item, state.max_payload_chars))
             except Exception:

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class _State:
     # Read on every traced call, so kept to plain slot attributes.
     __slots__ = (
         "config_lock",
+        "content_level",
         "enabled",
         "enabled_explicit",
         "internal_errors",
@@ -38,8 +40,11 @@ class _State:
         "keep_slower_ns",
         "max_generator_items",
         "max_payload_chars",
+        "max_span_bytes",
         "pipeline",
         "raise_internal_errors",
+        "redact_hook",
+        "redaction_failures",
         "sample_threshold",
         "sampled_out",
         "settings",
@@ -57,6 +62,10 @@ class _State:
         self.max_payload_chars: int = 20_000
         self.max_generator_items: int = 1_000
         self.internal_errors: int = 0
+        self.content_level: int = 3  # _privacy.FULL
+        self.redact_hook: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+        self.redaction_failures: int = 0
+        self.max_span_bytes: int = 1_000_000
         # Sampling, precomputed at configure time: keep a trace when the low 64 bits of its id
         # are below the threshold (the rule OpenTelemetry's TraceIdRatioBased uses).
         self.sample_threshold: int = 2**64

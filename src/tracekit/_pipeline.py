@@ -359,5 +359,6 @@ def stats_snapshot(pipeline: ExportPipeline | None) -> dict[str, Any]:
         "enabled": state.enabled,
         "traces_sampled_out": state.sampled_out,
         "internal_errors": state.internal_errors,
+        "redaction_failures": state.redaction_failures,
         "exporters": pipeline.stats() if pipeline is not None else {},
     }

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from ._privacy import MEDIA_MIN_CHARS, Privacy, media_placeholder
+
 MAX_DEPTH = 32
 MAX_ITEMS = 1_000
 _INT_MIN = -(2**63)
@@ -34,28 +36,53 @@ def truncate(text: str, max_chars: int) -> str:
     return f"{text[:max_chars]}…[truncated: {len(text)} chars in total]"
 
 
-def to_jsonable(obj: Any, max_chars: int) -> Any:
+# The privacy policy every captured string and key goes through; replaced by configure().
+# Secret scrubbing is on by default, before any configuration.
+PRIVACY: Privacy | None = Privacy()
+REDACTED_VALUE = "[REDACTED:secret_key]"
+
+
+def set_privacy(policy: Privacy | None) -> None:
+    global PRIVACY
+    PRIVACY = policy if policy is not None and policy.active else None
+
+
+def to_jsonable(obj: Any, max_chars: int, privacy: Privacy | None = None) -> Any:
     """Return a JSON-safe snapshot of ``obj`` (dicts, lists, str, int, float, bool, None).
 
     Never raises and never consumes iterators; cycles, deep nesting and long strings or
-    collections are replaced or cut with visible markers.
+    collections are replaced or cut with visible markers; secrets (and, when configured,
+    personal data and embedded media) are replaced as the value is walked.
     """
+    policy = privacy if privacy is not None else PRIVACY
     cls = type(obj)
     if cls is str:
+        if policy is not None:
+            obj = policy.text(obj)
         return obj if len(obj) <= max_chars else truncate(obj, max_chars)
     if obj is None or cls is bool or cls is float:
         return obj
     if cls is int:
         return obj if _INT_MIN <= obj <= _INT_MAX else str(obj)
     try:
-        return _convert(obj, max_chars, 0, set())
+        return _convert(obj, max_chars, 0, set(), policy)
     except Exception:
         return _safe_repr(obj, max_chars)
 
 
-def _convert(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any:
+def field_to_jsonable(key: str, value: Any, max_chars: int, privacy: Privacy | None = None) -> Any:
+    """Like :func:`to_jsonable` for a value stored under ``key``: credentials keys are redacted."""
+    policy = privacy if privacy is not None else PRIVACY
+    if policy is not None and value is not None and policy.secret_key(key):
+        return REDACTED_VALUE
+    return to_jsonable(value, max_chars, policy)
+
+
+def _convert(obj: Any, max_chars: int, depth: int, path: set[int], policy: Privacy | None) -> Any:
     cls = type(obj)
     if cls is str:
+        if policy is not None:
+            obj = policy.text(obj)
         return obj if len(obj) <= max_chars else truncate(obj, max_chars)
     if obj is None or cls is bool or cls is float:
         return obj
@@ -70,12 +97,12 @@ def _convert(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any:
             return f"<cycle: {cls.__qualname__}>"
         path.add(oid)
         try:
-            return _convert_container(obj, max_chars, depth, path)
+            return _convert_container(obj, max_chars, depth, path, policy)
         except Exception:
             return _safe_repr(obj, max_chars)
         finally:
             path.discard(oid)
-    return _convert_scalar(obj, max_chars, depth, path)
+    return _convert_scalar(obj, max_chars, depth, path, policy)
 
 
 def _is_record(obj: Any) -> bool:
@@ -86,45 +113,63 @@ def _is_record(obj: Any) -> bool:
     )
 
 
-def _convert_container(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any:
+def _convert_container(
+    obj: Any, max_chars: int, depth: int, path: set[int], policy: Privacy | None
+) -> Any:
     depth += 1
     if isinstance(obj, Mapping):
-        return _convert_mapping(obj, max_chars, depth, path)
+        return _convert_mapping(obj, max_chars, depth, path, policy)
     if isinstance(obj, tuple) and hasattr(obj, "_asdict"):  # NamedTuple: keep field names
-        return _convert_mapping(obj._asdict(), max_chars, depth, path)
+        return _convert_mapping(obj._asdict(), max_chars, depth, path, policy)
     if isinstance(obj, (list, tuple, deque)):
-        return _convert_items(obj, len(obj), max_chars, depth, path)
+        return _convert_items(obj, len(obj), max_chars, depth, path, policy)
     if isinstance(obj, (set, frozenset)):
         items: list[Any] = list(obj)
         try:
             items.sort()
         except TypeError:
             items.sort(key=repr)
-        return _convert_items(items, len(items), max_chars, depth, path)
+        return _convert_items(items, len(items), max_chars, depth, path, policy)
     if hasattr(type(obj), "model_dump"):  # pydantic v2 models
         try:
             dumped = obj.model_dump(mode="python")
         except Exception:
             return _safe_repr(obj, max_chars)
-        return _convert_mapping(dumped, max_chars, depth, path)
+        return _convert_mapping(dumped, max_chars, depth, path, policy)
     fields = {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}
-    return _convert_mapping(fields, max_chars, depth, path)
+    return _convert_mapping(fields, max_chars, depth, path, policy)
 
 
-def _convert_mapping(obj: Mapping[Any, Any], max_chars: int, depth: int, path: set[int]) -> Any:
+def _convert_mapping(
+    obj: Mapping[Any, Any], max_chars: int, depth: int, path: set[int], policy: Privacy | None
+) -> Any:
     out: dict[str, Any] = {}
     for i, (key, value) in enumerate(obj.items()):
         if i >= MAX_ITEMS:
             out["…"] = f"[{len(obj) - MAX_ITEMS} more entries not recorded]"
             break
         skey = key if type(key) is str else _key_to_str(key)
-        out[skey] = _convert(value, max_chars, depth, path)
+        if policy is not None:
+            if value is not None and policy.secret_key(skey):
+                out[skey] = REDACTED_VALUE
+                continue
+            if skey == "data" and type(value) is str and not policy.keep_media:
+                # Anthropic/OpenAI media blocks: {"type": "base64", "media_type": ..., "data": ...}
+                media_type = obj.get("media_type") or obj.get("format")
+                placeholder = media_placeholder(value, str(media_type) if media_type else None)
+                if placeholder is not None and len(value) >= MEDIA_MIN_CHARS:
+                    out[skey] = placeholder
+                    continue
+        out[skey] = _convert(value, max_chars, depth, path, policy)
     return out
 
 
-def _convert_items(items: Any, size: int, max_chars: int, depth: int, path: set[int]) -> list[Any]:
+def _convert_items(
+    items: Any, size: int, max_chars: int, depth: int, path: set[int], policy: Privacy | None
+) -> list[Any]:
     out = [
-        _convert(v, max_chars, depth, path) for _, v in zip(range(MAX_ITEMS), items, strict=False)
+        _convert(v, max_chars, depth, path, policy)
+        for _, v in zip(range(MAX_ITEMS), items, strict=False)
     ]
     if size > MAX_ITEMS:
         out.append(f"…[{size - MAX_ITEMS} more items not recorded]")
@@ -144,11 +189,13 @@ def _key_to_str(key: Any) -> str:
         return f"<{type(key).__qualname__} key>"
 
 
-def _convert_scalar(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any:
+def _convert_scalar(
+    obj: Any, max_chars: int, depth: int, path: set[int], policy: Privacy | None
+) -> Any:
     if isinstance(obj, enum.Enum):
-        return _convert(obj.value, max_chars, depth + 1, path)
+        return _convert(obj.value, max_chars, depth + 1, path, policy)
     if isinstance(obj, str):  # str subclasses
-        return truncate(str.__str__(obj), max_chars)
+        return _convert(str.__str__(obj), max_chars, depth, path, policy)
     if isinstance(obj, bool):
         return bool(obj)
     if isinstance(obj, int):
@@ -157,7 +204,7 @@ def _convert_scalar(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any
     if isinstance(obj, float):
         return float(obj)
     if isinstance(obj, (bytes, bytearray, memoryview)):
-        return _bytes_to_str(bytes(obj), max_chars)
+        return _scrub(policy, _bytes_to_str(bytes(obj), max_chars))
     if isinstance(obj, (_dt.datetime, _dt.date, _dt.time)):
         return obj.isoformat()
     if isinstance(obj, _dt.timedelta):
@@ -167,20 +214,28 @@ def _convert_scalar(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any
     if isinstance(obj, _NOT_CONSUMED):
         return _safe_repr(obj, max_chars)
     if isinstance(obj, BaseException):
-        return {"type": type(obj).__qualname__, "message": _safe_str(obj, max_chars)}
+        message = _scrub(policy, _safe_str(obj, max_chars))
+        return {"type": type(obj).__qualname__, "message": message}
     if hasattr(obj, "dtype") and hasattr(obj, "tolist"):  # numpy arrays and scalars
-        return _convert_array(obj, max_chars, depth, path)
-    return _safe_repr(obj, max_chars)
+        return _convert_array(obj, max_chars, depth, path, policy)
+    return _scrub(policy, _safe_repr(obj, max_chars))
 
 
-def _convert_array(obj: Any, max_chars: int, depth: int, path: set[int]) -> Any:
+def _scrub(policy: Privacy | None, text: str) -> str:
+    # For text this module produced itself (already cut to size): scrub, do not cut again.
+    return text if policy is None else policy.text(text)
+
+
+def _convert_array(
+    obj: Any, max_chars: int, depth: int, path: set[int], policy: Privacy | None
+) -> Any:
     size = getattr(obj, "size", 1)
     if isinstance(size, int) and size > MAX_ITEMS:
         return (
             f"<{type(obj).__qualname__} shape={getattr(obj, 'shape', '?')} "
             f"dtype={obj.dtype}: {size} values not recorded>"
         )
-    return _convert(obj.tolist(), max_chars, depth + 1, path)
+    return _convert(obj.tolist(), max_chars, depth + 1, path, policy)
 
 
 def _bytes_to_str(data: bytes, max_chars: int) -> str:

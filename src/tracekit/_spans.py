@@ -11,7 +11,8 @@ from time import time_ns
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._internal import internal_error, state, warn_once
-from ._serialize import dumps, to_jsonable
+from ._privacy import NONE, REDACTED, is_metadata_attribute
+from ._serialize import dumps, field_to_jsonable, to_jsonable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -132,6 +133,8 @@ def error_record(exc: BaseException) -> dict[str, Any]:
     except Exception:
         stack = ""
     limit = state.max_payload_chars
+    if state.content_level == NONE:  # an exception message can quote user content
+        return {"type": name, "message": None, "stacktrace": None}
     return {
         "type": name,
         "message": to_jsonable(message, limit),
@@ -224,7 +227,7 @@ class Span:
 
     def set_inputs(self, inputs: Any) -> None:
         """Record the span's inputs (snapshotted now; later changes to ``inputs`` are not seen)."""
-        if self._after_end("set_inputs"):
+        if self._after_end("set_inputs") or state.content_level < REDACTED:
             return
         try:
             self.inputs = to_jsonable(inputs, state.max_payload_chars)
@@ -233,7 +236,7 @@ class Span:
 
     def set_outputs(self, outputs: Any) -> None:
         """Record the span's outputs (snapshotted now)."""
-        if self._after_end("set_outputs"):
+        if self._after_end("set_outputs") or state.content_level < REDACTED:
             return
         try:
             self.outputs = to_jsonable(outputs, state.max_payload_chars)
@@ -241,11 +244,14 @@ class Span:
             internal_error("Span.set_outputs")
 
     def set_attribute(self, key: str, value: Any) -> None:
-        """Set one attribute; values are snapshotted like inputs."""
+        """Set one attribute; values are snapshotted like inputs, credentials redacted."""
         if self._after_end("set_attribute"):
             return
         try:
-            self.attributes[str(key)] = to_jsonable(value, state.max_payload_chars)
+            name = str(key)
+            if state.content_level == NONE and not is_metadata_attribute(name):
+                return
+            self.attributes[name] = field_to_jsonable(name, value, state.max_payload_chars)
         except Exception:
             internal_error("Span.set_attribute")
 
@@ -262,10 +268,12 @@ class Span:
         if self._after_end("add_event"):
             return
         try:
+            # Event attributes are free-form content: kept in full and redacted modes only.
+            content = attributes if attributes and state.content_level >= REDACTED else {}
             event = {
                 "name": str(name),
                 "time_ns": time_ns(),
-                "attributes": to_jsonable(dict(attributes or {}), state.max_payload_chars),
+                "attributes": to_jsonable(dict(content), state.max_payload_chars),
             }
             self.events.append(event)
         except Exception:
@@ -584,6 +592,9 @@ class Trace:
             spans = sorted(self.spans, key=_start_key)
             record = self.summary(spans)
             record["spans"] = [s.to_dict() for s in spans]
+            budget = state.max_span_bytes
+            if any(s.inputs is not None or s.outputs is not None for s in spans):
+                record["spans"] = [fit_budget(s, budget) for s in record["spans"]]
             self._dict = record
         return record
 
@@ -637,6 +648,38 @@ class Trace:
             "models": models,
             "late": self.late,
         }
+
+
+_CONTENT_FIELDS = ("inputs", "outputs", "attributes", "events")
+
+
+def fit_budget(record: dict[str, Any], budget: int) -> dict[str, Any]:
+    """Cut a span record's largest content fields until it serialises within ``budget`` bytes.
+
+    Cheap for the common case: a rough size from string lengths decides whether to measure.
+    """
+    if _rough_size(record) <= budget // 4:
+        return record
+    sizes = {f: len(dumps(record[f])) for f in _CONTENT_FIELDS}
+    total = sum(sizes.values())
+    for field in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        if total <= budget:
+            break
+        marker = {"tracekit.truncated": f"{field} exceeded the span budget of {budget} bytes"}
+        marker["original_bytes"] = sizes[field]  # type: ignore[assignment]
+        record[field] = marker if field != "events" else [{"name": "truncated", **marker}]
+        total -= sizes[field]
+    return record
+
+
+def _rough_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(k) + _rough_size(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_rough_size(v) for v in value)
+    return 8
 
 
 def _start_key(span: Span) -> int:

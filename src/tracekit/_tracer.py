@@ -8,6 +8,7 @@ from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
 from ._internal import internal_error, log_once, state, warn_once
+from ._privacy import dropped_content_attributes
 from ._serialize import to_jsonable
 from ._spans import (
     CURRENT_SPAN,
@@ -97,7 +98,7 @@ def ensure_configured() -> None:
 
 
 def finish_trace(trace: Trace) -> None:
-    """Called when the local root ends: tail sampling, then the export queue."""
+    """Called when the local root ends: tail sampling, the redaction hook, the export queue."""
     if not trace.head_sampled:
         root = trace.root
         keep = state.keep_errors and trace.has_error
@@ -109,6 +110,9 @@ def finish_trace(trace: Trace) -> None:
             trace.spans = []
             return
         trace.head_sampled = True  # kept: late spans of this trace are exported too
+    if state.redact_hook is not None:
+        for span in trace.spans:
+            run_redact_hook(span)
     _submit(trace)
 
 
@@ -126,7 +130,51 @@ def finish_late_span(trace: Trace, span: Span) -> None:
     fragment.session_id = trace.session_id
     fragment.has_error = span.status == "ERROR"
     fragment.spans.append(span)
+    if state.redact_hook is not None:
+        run_redact_hook(span)
     _submit(fragment)
+
+
+def run_redact_hook(span: Span) -> None:
+    """Apply the user's redaction hook to one span; on failure drop its content (fail closed)."""
+    hook = state.redact_hook
+    if hook is None:
+        return
+    data = {
+        "name": span.name,
+        "span_type": span.span_type.value,
+        "inputs": span.inputs,
+        "outputs": span.outputs,
+        "attributes": span.attributes,
+        "events": span.events,
+    }
+    try:
+        result = hook(data)
+    except Exception:
+        state.redaction_failures += 1
+        log_once("redact-hook", "tracekit: the redact hook raised; span content was dropped")
+        result = None
+    if result is None:
+        span.inputs = span.outputs = None
+        span.attributes = dropped_content_attributes(span.attributes)
+        span.attributes["tracekit.content_dropped"] = True
+        span.events = [{**e, "attributes": {}} for e in span.events]
+        return
+    try:
+        span.inputs = to_jsonable(result.get("inputs"), state.max_payload_chars)
+        span.outputs = to_jsonable(result.get("outputs"), state.max_payload_chars)
+        attributes = result.get("attributes")
+        span.attributes = (
+            to_jsonable(dict(attributes), state.max_payload_chars) if attributes else {}
+        )
+        events = result.get("events")
+        span.events = to_jsonable(list(events), state.max_payload_chars) if events else []
+    except Exception:
+        state.redaction_failures += 1
+        log_once("redact-hook-result", "tracekit: the redact hook returned an unusable value")
+        span.inputs = span.outputs = None
+        span.attributes = {"tracekit.content_dropped": True}
+        span.events = []
 
 
 hooks.trace_end = finish_trace

@@ -633,3 +633,19 @@ def test_unknown_model_has_null_cost(server: FakeLLMServer, client: Any, collect
     span = one_llm_span(collected)
     assert span["usage"]["input_tokens"] > 0
     assert span["cost_usd"] is None
+
+
+def test_capture_content_override_per_integration(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """autolog(capture_content="metadata") keeps model, usage and tool names, not content."""
+    tracekit.openai.autolog(capture_content="metadata")
+    server.queue(Reply(tool_calls=[ToolCall("get_weather", {"city": "Paris"}, id="call_1")]))
+    client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "secret"}])
+    span = one_llm_span(collected)
+    assert span["inputs"] is None and span["outputs"] is None
+    assert span["attributes"]["tracekit.tool_calls"] == [{"id": "call_1", "name": "get_weather"}]
+    assert span["usage"]["input_tokens"] > 0
+    assert "Paris" not in json.dumps(collected.traces())
+    with pytest.raises(ValueError, match="capture_content"):
+        tracekit.openai.autolog(capture_content="everything")  # type: ignore[arg-type]

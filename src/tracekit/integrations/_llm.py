@@ -18,7 +18,8 @@ import wrapt
 
 from tracekit._internal import internal_error, state
 from tracekit._pricing import cost_usd
-from tracekit._serialize import to_jsonable
+from tracekit._privacy import CONTENT_MODES, NONE, REDACTED, Privacy, is_metadata_attribute
+from tracekit._serialize import field_to_jsonable, to_jsonable
 from tracekit._spans import CURRENT_SPAN, Span, SpanType
 from tracekit._tracer import new_span
 
@@ -40,6 +41,35 @@ class Options:
     log_inputs: bool = True
     log_outputs: bool = True
     stream_usage: bool = False
+    capture_content: str | None = None  # overrides configure(capture_content=...) when set
+
+    def content_level(self) -> int:
+        mode = self.capture_content
+        return state.content_level if mode is None else CONTENT_MODES[mode]
+
+    def privacy(self) -> Privacy | None:
+        """A masking policy when this integration alone asks for "redacted" content."""
+        if self.capture_content != "redacted" or state.content_level == REDACTED:
+            return None
+        settings = state.settings
+        cached = _REDACTED_POLICIES.get(id(settings))
+        if cached is None:
+            from tracekit._config import Settings, build_privacy
+
+            cached = build_privacy(settings or Settings(), "redacted")
+            _REDACTED_POLICIES.clear()
+            _REDACTED_POLICIES[id(settings)] = cached
+        return cached
+
+
+_REDACTED_POLICIES: dict[int, Privacy] = {}
+
+
+def check_content_mode(mode: str | None) -> str | None:
+    """Validate an ``autolog(capture_content=...)`` value at call time."""
+    if mode is not None and mode not in CONTENT_MODES:
+        raise ValueError(f"capture_content must be one of {', '.join(CONTENT_MODES)}; got {mode!r}")
+    return mode
 
 
 class StreamState:
@@ -88,8 +118,24 @@ class LLMCall:
     # -- helpers for provider modules -----------------------------------------------------
 
     def set(self, key: str, value: Any) -> None:
-        if value is not None:
-            self.span.set_attribute(key, value)
+        if value is None:
+            return
+        if self.options.content_level() == NONE and not is_metadata_attribute(key):
+            return
+        self.span.set_attribute(key, value)
+
+    def set_tool_calls(self, calls: list[dict[str, Any]]) -> None:
+        """The call's tool calls; their arguments are content, kept in full/redacted modes."""
+        if not calls:
+            return
+        level = self.options.content_level()
+        if level == NONE:
+            return
+        if level < REDACTED:
+            calls = [{"id": c.get("id"), "name": c.get("name")} for c in calls]
+        self.span.attributes["tracekit.tool_calls"] = to_jsonable(
+            calls, state.max_payload_chars, self.options.privacy()
+        )
 
     def set_usage(self, usage: Mapping[str, int | None]) -> None:
         clean = {k: int(v) for k, v in usage.items() if v is not None}
@@ -161,16 +207,20 @@ class LLMCall:
 
 
 def record_inputs(call: LLMCall, inputs: Mapping[str, Any]) -> None:
-    """Set the span's inputs (the prompt side) unless the integration logs no inputs."""
-    if call.options.log_inputs:
+    """Set the span's inputs (the prompt side) unless content is not to be captured."""
+    options = call.options
+    if options.log_inputs and options.content_level() >= REDACTED:
+        limit, privacy = state.max_payload_chars, options.privacy()
         call.span.inputs = {
-            k: to_jsonable(v, state.max_payload_chars) for k, v in inputs.items() if v is not None
+            k: field_to_jsonable(k, v, limit, privacy) for k, v in inputs.items() if v is not None
         }
 
 
 def record_outputs(call: LLMCall, outputs: Any) -> None:
-    if call.options.log_outputs:
-        call.span.set_outputs(outputs)
+    """Set the span's outputs (the generated side) unless content is not to be captured."""
+    options = call.options
+    if options.log_outputs and options.content_level() >= REDACTED:
+        call.span.outputs = to_jsonable(outputs, state.max_payload_chars, options.privacy())
 
 
 def record_params(call: LLMCall, kwargs: Mapping[str, Any], content_keys: frozenset[str]) -> None:
@@ -513,6 +563,7 @@ __all__ = [
     "StreamState",
     "async_wrapper",
     "call_of",
+    "check_content_mode",
     "given",
     "record_inputs",
     "record_outputs",

@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from tracekit._internal import internal_error
 from tracekit._spans import SpanType
@@ -33,6 +33,7 @@ from ._llm import (
     Options,
     StreamState,
     async_wrapper,
+    check_content_mode,
     given,
     record_inputs,
     record_outputs,
@@ -53,6 +54,7 @@ def autolog(
     *,
     log_inputs: bool = True,
     log_outputs: bool = True,
+    capture_content: Literal["full", "redacted", "metadata", "none"] | None = None,
     disable: bool = False,
 ) -> None:
     """Trace every Anthropic SDK call made in this process.
@@ -63,6 +65,8 @@ def autolog(
     Args:
         log_inputs: record the system prompt and messages sent.
         log_outputs: record the content blocks returned.
+        capture_content: this integration's content mode, overriding
+            ``configure(capture_content=...)`` (see docs/privacy.md).
         disable: remove the patches, restoring the SDK's original methods.
 
     Example:
@@ -74,6 +78,7 @@ def autolog(
         return
     _options.log_inputs = log_inputs
     _options.log_outputs = log_outputs
+    _options.capture_content = check_content_mode(capture_content)
     _options.active = True
     _patches.apply()
 
@@ -157,7 +162,7 @@ def _record_message(
         call.set("gen_ai.response.finish_reasons", [stop_reason])
     tools = _tool_calls(blocks)
     if tools:
-        call.set("tracekit.tool_calls", tools)
+        call.set_tool_calls(tools)
     record_outputs(call, {"role": "assistant", "content": blocks})
     if usage is not None:
         call.set_usage(usage)

@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from tracekit._spans import SpanType
 
@@ -32,6 +32,7 @@ from ._llm import (
     StreamState,
     async_wrapper,
     call_of,
+    check_content_mode,
     given,
     record_inputs,
     record_outputs,
@@ -51,6 +52,7 @@ def autolog(
     log_inputs: bool = True,
     log_outputs: bool = True,
     stream_usage: bool = False,
+    capture_content: Literal["full", "redacted", "metadata", "none"] | None = None,
     disable: bool = False,
 ) -> None:
     """Trace every OpenAI SDK call made in this process.
@@ -65,6 +67,8 @@ def autolog(
             for usage, add ``stream_options={"include_usage": True}`` so token counts and cost
             are known, and hide the extra usage-only chunk (it has no ``choices``) from the
             caller. Off by default because it changes the request.
+        capture_content: this integration's content mode, overriding
+            ``configure(capture_content=...)`` (see docs/privacy.md).
         disable: remove the patches, restoring the SDK's original methods.
 
     Example:
@@ -76,6 +80,7 @@ def autolog(
         return
     _options.log_inputs = log_inputs
     _options.log_outputs = log_outputs
+    _options.capture_content = check_content_mode(capture_content)
     _options.stream_usage = stream_usage
     _options.active = True
     _patches.apply()
@@ -199,7 +204,7 @@ def _chat_response(call: LLMCall, response: Any) -> None:
     call.set("gen_ai.response.finish_reasons", [c.finish_reason for c in choices])
     tool_calls = [_tool_call_record(tc) for c in choices for tc in (c.message.tool_calls or [])]
     if tool_calls:
-        call.set("tracekit.tool_calls", tool_calls)
+        call.set_tool_calls(tool_calls)
     messages = [_dump(c.message) for c in choices]
     record_outputs(call, messages[0] if len(messages) == 1 else messages)
     usage = completion_usage(getattr(response, "usage", None))
@@ -232,7 +237,7 @@ def _responses_response(call: LLMCall, response: Any) -> None:
     output = list(getattr(response, "output", None) or [])
     tool_calls = _responses_tool_calls(output)
     if tool_calls:
-        call.set("tracekit.tool_calls", tool_calls)
+        call.set_tool_calls(tool_calls)
     record_outputs(call, {"output": [_dump(item) for item in output]})
     usage = responses_usage(getattr(response, "usage", None))
     if usage is not None:
@@ -345,7 +350,7 @@ class _ChatStream(StreamState):
                 all_tools.extend(tools)
             messages.append(message)
         if all_tools:
-            call.set("tracekit.tool_calls", all_tools)
+            call.set_tool_calls(all_tools)
         record_outputs(call, messages[0] if len(messages) == 1 else messages)
         if self.reasons:
             call.set("gen_ai.response.finish_reasons", [self.reasons.get(i) for i in indexes])
@@ -423,7 +428,7 @@ class _ResponsesStream(StreamState):
                 _record_common(call, self.started)
             tool_calls = _responses_tool_calls(self.items)
             if tool_calls:
-                call.set("tracekit.tool_calls", tool_calls)
+                call.set_tool_calls(tool_calls)
             record_outputs(
                 call,
                 {"output": [_dump(i) for i in self.items], "partial_text": "".join(self.text)},
