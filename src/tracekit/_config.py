@@ -46,6 +46,7 @@ class Settings(BaseModel):
     max_payload_chars: int = Field(default=20_000, ge=64)
     max_generator_items: int = Field(default=1_000, ge=0)
     propagate_to_threads: bool = True
+    otel_bridge: bool = True
     prices: dict[str, Any] | Path | None = None
     capture_content: Literal["full", "redacted", "metadata", "none"] = "full"
     scrub_secrets: bool = True
@@ -237,6 +238,23 @@ def build_privacy(settings: Settings, mode: str | None = None) -> Privacy:
     )
 
 
+def install_otel_bridge(enabled: bool) -> None:
+    """The OpenTelemetry bridge, now or when the app first imports ``opentelemetry.trace``."""
+    import sys
+
+    from ._otel import set_bridge
+
+    if not enabled or "opentelemetry.trace" in sys.modules:
+        set_bridge(enabled)
+        return
+    import wrapt
+
+    wrapt.register_post_import_hook(
+        lambda _module: set_bridge(bool(state.settings and state.settings.otel_bridge)),
+        "opentelemetry.trace",
+    )
+
+
 def apply(settings: Settings) -> None:
     """Make ``settings`` current: replace the export pipeline, update hot-path state."""
     from . import context
@@ -277,6 +295,7 @@ def apply(settings: Settings) -> None:
         state.enabled = settings.enabled
         state.enabled_explicit = None
         context.set_thread_propagation(settings.propagate_to_threads)
+        install_otel_bridge(settings.otel_bridge)
         reset_price_table()
     if old is not None:
         old.shutdown(settings.exit_timeout_s, keep=exporters)
@@ -297,6 +316,7 @@ def configure(
     max_payload_chars: int | None = None,
     max_generator_items: int | None = None,
     propagate_to_threads: bool | None = None,
+    otel_bridge: bool | None = None,
     prices: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     capture_content: Literal["full", "redacted", "metadata", "none"] | None = None,
     scrub_secrets: bool | None = None,
@@ -330,6 +350,8 @@ def configure(
         max_payload_chars: strings longer than this are cut, with a marker.
         max_generator_items: items of a traced generator recorded as its output.
         propagate_to_threads: make ThreadPoolExecutor tasks children of the submitting span.
+        otel_bridge: OpenTelemetry spans started inside a tracekit span become its children
+            (``opentelemetry.trace.get_current_span`` sees the tracekit span).
         prices: extra or corrected model prices (USD per million tokens), as a mapping
             ``{"openai": {"my-model": {"input": 1.0, "output": 2.0}}}`` or a JSON file path
             (``TRACEKIT_PRICES``); they override the shipped table.

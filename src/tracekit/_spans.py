@@ -518,6 +518,24 @@ class NonRecordingSpan:
 NOOP_SPAN = NonRecordingSpan()
 
 
+class RemoteParent(NonRecordingSpan):
+    """A span of another process (from a ``traceparent`` header or an OpenTelemetry span).
+
+    Made current with ``tracekit.context.run_in(parent, fn)`` or passed as ``parent=``, it
+    makes new root spans join its trace as its children.
+    """
+
+    __slots__ = ("sampled", "span_id")
+
+    def __init__(self, trace_id: str, span_id: str, sampled: bool = True) -> None:
+        super().__init__(trace_id)
+        self.span_id = span_id
+        self.sampled = sampled
+
+    def __repr__(self) -> str:
+        return f"<RemoteParent trace_id={self._trace_id} span_id={self.span_id}>"
+
+
 class Trace:
     """A finished trace as exporters receive it: a summary plus its spans.
 

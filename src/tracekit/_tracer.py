@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from random import getrandbits
 from typing import TYPE_CHECKING, Any
 
 from ._internal import internal_error, log_once, state, warn_once
+from ._otel import active_otel_parent
 from ._privacy import dropped_content_attributes
 from ._serialize import to_jsonable
 from ._spans import (
     CURRENT_SPAN,
     NOOP_SPAN,
     NonRecordingSpan,
+    RemoteParent,
     Span,
     SpanType,
     Trace,
@@ -52,6 +55,8 @@ def new_span(
                 if trace is None:  # cannot happen: ended spans keep a closed copy
                     return _new_root(name, span_type, start_time_ns)
                 return Span(name, span_type, trace, parent.span_id, start_time_ns)
+            if type(parent) is RemoteParent:
+                return _new_root(name, span_type, start_time_ns, parent)
             if parent is not NOOP_SPAN:
                 return parent  # inside an unsampled trace: share its stand-in
         return _new_root(name, span_type, start_time_ns)
@@ -60,21 +65,36 @@ def new_span(
         return NOOP_SPAN
 
 
-def _new_root(name: str, span_type: SpanType, start_time_ns: int | None) -> AnySpan:
+def _new_root(
+    name: str,
+    span_type: SpanType,
+    start_time_ns: int | None,
+    remote: RemoteParent | None = None,
+) -> AnySpan:
     if SUPPRESSED.get():
         return NOOP_SPAN
     if state.settings is None:
         ensure_configured()
         if not state.enabled:
             return NOOP_SPAN
-    bits = getrandbits(128) or 1
-    trace_id = f"{bits:032x}"
+    parent_span_id = None
+    if remote is not None:
+        trace_id, parent_span_id = remote.trace_id, remote.span_id
+        bits = int(trace_id, 16)
+    elif "opentelemetry.trace" in sys.modules and (joined := active_otel_parent()) is not None:
+        # Inside an OpenTelemetry span (a web framework's request span...): join its trace.
+        trace_id, parent_span_id = joined
+        bits = int(trace_id, 16)
+    else:
+        bits = getrandbits(128) or 1
+        trace_id = f"{bits:032x}"
+    # The same rule in every process, so all agree about a shared trace id.
     sampled = (bits & _MASK64) < state.sample_threshold
     if not sampled and not state.tail_sampling:
         state.sampled_out += 1
         return NonRecordingSpan(trace_id)
     trace = Trace(trace_id, head_sampled=sampled)
-    root = Span(name, span_type, trace, None, start_time_ns)
+    root = Span(name, span_type, trace, parent_span_id, start_time_ns)
     trace.root = root
     return root
 

@@ -6,7 +6,9 @@ an empty context. tracekit therefore
 - makes tasks submitted to a ``concurrent.futures.ThreadPoolExecutor`` (including
   ``loop.run_in_executor`` and ``executor.map``) children of the span that was current at
   ``submit()`` time — on by default, switch off with ``configure(propagate_to_threads=False)``;
-- offers :func:`wrap` and :func:`run_in` for raw ``threading.Thread`` targets and callbacks.
+- offers :func:`wrap` and :func:`run_in` for raw ``threading.Thread`` targets and callbacks;
+- carries a trace across processes with W3C ``traceparent`` headers: :func:`inject`,
+  :func:`extract`.
 
 Only tracekit's own context variable is carried over; other context variables of the app
 (``decimal`` contexts, request-local state) are left exactly as they were.
@@ -15,18 +17,19 @@ Only tracekit's own context variable is carried over; other context variables of
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
-from ._spans import CURRENT_SPAN, NonRecordingSpan, Span
+from ._spans import CURRENT_SPAN, NonRecordingSpan, RemoteParent, Span
 
-__all__ = ["TraceContext", "capture", "run_in", "wrap"]
+__all__ = ["RemoteParent", "TraceContext", "capture", "extract", "inject", "run_in", "wrap"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-TraceContext = Span | NonRecordingSpan | None
+TraceContext = Span | NonRecordingSpan | RemoteParent | None
 """What :func:`capture` returns: the span to resume under (``None`` when there was none)."""
 
 
@@ -67,6 +70,52 @@ def wrap(fn: Callable[P, R]) -> Callable[P, R]:
             CURRENT_SPAN.reset(token)
 
     return bound
+
+
+_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$")
+
+
+def inject(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
+    """Add a W3C ``traceparent`` header for the current span to ``headers`` (and return them).
+
+    Nothing is added outside a trace. The callee continues the trace with :func:`extract`.
+
+    Example:
+        >>> headers = tracekit.context.inject({})
+        >>> requests.post(url, headers=headers)
+    """
+    span = CURRENT_SPAN.get()
+    if span is None or not span.trace_id or not span.span_id:
+        return headers
+    flags = "01" if span.is_recording or getattr(span, "sampled", False) else "00"
+    headers["traceparent"] = f"00-{span.trace_id}-{span.span_id}-{flags}"
+    return headers
+
+
+def extract(headers: Mapping[str, str]) -> RemoteParent | None:
+    """Read a W3C ``traceparent`` header; None when absent or malformed.
+
+    Use the result as ``parent=`` of :func:`tracekit.start_span`, or run code under it with
+    :func:`run_in`: roots started there join the caller's trace.
+
+    Example:
+        >>> parent = tracekit.context.extract(request.headers)
+        >>> tracekit.context.run_in(parent, handle, request)
+    """
+    raw = None
+    for key, value in headers.items():
+        if key.lower() == "traceparent":
+            raw = value
+            break
+    if not isinstance(raw, str):
+        return None
+    match = _TRACEPARENT.match(raw.strip().lower())
+    if match is None:
+        return None
+    version, trace_id, span_id, flags = match.groups()
+    if version == "ff" or set(trace_id) == {"0"} or set(span_id) == {"0"}:
+        return None
+    return RemoteParent(trace_id, span_id, sampled=bool(int(flags, 16) & 1))
 
 
 _original_submit: Callable[..., Future[Any]] | None = None
