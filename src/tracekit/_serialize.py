@@ -265,7 +265,9 @@ def _safe_str(obj: Any, max_chars: int) -> str:
         return _safe_repr(obj, max_chars)
 
 
-_DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+# Snapshots already have str keys and plain values; OPT_NON_STR_KEYS costs about a microsecond
+# per record, so it is used only on the slow path (hand-built records, surrogates).
+_SAFE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 def dumps(record: Any) -> bytes:
@@ -275,9 +277,9 @@ def dumps(record: Any) -> bytes:
     UTF-8, so orjson rejects them; they are then rewritten with U+FFFD.
     """
     try:
-        return orjson.dumps(record, option=_DUMP_OPTIONS, default=_fallback)
+        return orjson.dumps(record, default=_fallback)
     except (orjson.JSONEncodeError, TypeError):
-        return orjson.dumps(_scrub_surrogates(record), option=_DUMP_OPTIONS, default=_fallback)
+        return orjson.dumps(_scrub_surrogates(record), option=_SAFE_OPTIONS, default=_fallback)
 
 
 def _fallback(obj: Any) -> Any:

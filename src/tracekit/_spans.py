@@ -49,6 +49,7 @@ _SPAN_TYPES: dict[Any, SpanType] = {}
 for _t in SpanType:
     _SPAN_TYPES[_t] = _t
     _SPAN_TYPES[_t.value.lower()] = _t
+_TYPE_NAMES = {t: t.value for t in SpanType}  # Enum.value is a slow descriptor
 USAGE_KEYS = (
     "input_tokens",
     "output_tokens",
@@ -420,7 +421,7 @@ class Span:
             "parent_span_id": self.parent_span_id,
             "trace_id": self.trace_id,
             "name": self.name,
-            "span_type": self.span_type.value,
+            "span_type": _TYPE_NAMES[self.span_type],
             "start_time_ns": self.start_time_ns,
             "end_time_ns": self.end_time_ns,
             "duration_ms": self.duration_ms,
@@ -605,23 +606,29 @@ class Trace:
 
     def to_dict(self) -> dict[str, Any]:
         """The trace as an exported record, computed once (see docs/schema.md)."""
-        record = self._dict
-        if record is None:
-            spans = sorted(self.spans, key=_start_key)
-            record = self.summary(spans)
-            record["spans"] = [s.to_dict() for s in spans]
-            budget = state.max_span_bytes
-            if any(s.inputs is not None or s.outputs is not None for s in spans):
-                record["spans"] = [fit_budget(s, budget) for s in record["spans"]]
-            self._dict = record
-        return record
+        if self._dict is None:
+            self._build()
+        assert self._dict is not None
+        return self._dict
 
     def to_json(self) -> bytes:
         """The record as JSON bytes (one JSONL line without the newline), computed once."""
-        data = self._json
-        if data is None:
-            data = self._json = dumps(self.to_dict())
-        return data
+        if self._json is None:
+            self._build()
+        assert self._json is not None
+        return self._json
+
+    def _build(self) -> None:
+        spans = sorted(self.spans, key=_start_key)
+        record = self.summary(spans)
+        record["spans"] = [s.to_dict() for s in spans]
+        data = dumps(record)
+        budget = state.max_span_bytes
+        if len(data) > budget:
+            # Only a trace larger than one span's budget can hold a span over it.
+            record["spans"] = [fit_budget(s, budget) for s in record["spans"]]
+            data = dumps(record)
+        self._dict, self._json = record, data
 
     def summary(self, spans: list[Span] | None = None) -> dict[str, Any]:
         """The trace record without its spans: ids, times, status, usage and cost totals."""
@@ -672,32 +679,19 @@ _CONTENT_FIELDS = ("inputs", "outputs", "attributes", "events")
 
 
 def fit_budget(record: dict[str, Any], budget: int) -> dict[str, Any]:
-    """Cut a span record's largest content fields until it serialises within ``budget`` bytes.
-
-    Cheap for the common case: a rough size from string lengths decides whether to measure.
-    """
-    if _rough_size(record) <= budget // 4:
-        return record
+    """Cut a span record's largest content fields until it serialises within ``budget`` bytes."""
     sizes = {f: len(dumps(record[f])) for f in _CONTENT_FIELDS}
     total = sum(sizes.values())
     for field in sorted(sizes, key=sizes.__getitem__, reverse=True):
         if total <= budget:
             break
-        marker = {"tracekit.truncated": f"{field} exceeded the span budget of {budget} bytes"}
-        marker["original_bytes"] = sizes[field]  # type: ignore[assignment]
+        marker = {
+            "tracekit.truncated": f"{field} exceeded the span budget of {budget} bytes",
+            "original_bytes": sizes[field],
+        }
         record[field] = marker if field != "events" else [{"name": "truncated", **marker}]
         total -= sizes[field]
     return record
-
-
-def _rough_size(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, dict):
-        return sum(len(k) + _rough_size(v) for k, v in value.items())
-    if isinstance(value, list):
-        return sum(_rough_size(v) for v in value)
-    return 8
 
 
 def _start_key(span: Span) -> int:
