@@ -25,6 +25,8 @@ from .exporters import ConsoleExporter, Exporter, InMemoryExporter, JsonlExporte
 
 if TYPE_CHECKING:
     from ._config import ConfigurationError, Settings, configure, current_settings
+    from .exporters.otlp import OtlpExporter
+    from .exporters.sqlite import SqliteExporter
 
 __version__ = "0.1.0"
 
@@ -35,9 +37,11 @@ __all__ = [
     "InMemoryExporter",
     "JsonlExporter",
     "NonRecordingSpan",
+    "OtlpExporter",
     "Settings",
     "Span",
     "SpanType",
+    "SqliteExporter",
     "Trace",
     "TracekitWarning",
     "__version__",
@@ -63,6 +67,8 @@ _LAZY = {
     "ConfigurationError": "._config",
     "Settings": "._config",
     "current_settings": "._config",
+    "OtlpExporter": ".exporters.otlp",
+    "SqliteExporter": ".exporters.sqlite",
 }
 
 
