@@ -310,3 +310,35 @@ def test_long_plain_text_is_not_mistaken_for_media() -> None:
     policy = Privacy()
     assert policy.text("x" * 5000) == "x" * 5000
     assert policy.text("abcdefgh" * 500) == "abcdefgh" * 500
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(payload=_nested, where=st.sampled_from(["inputs", "outputs", "attribute", "event"]))
+def test_no_secret_survives_to_the_otlp_payload(payload: Any, where: str) -> None:
+    """Property: secrets nested at random depths never reach the spans sent over OTLP."""
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    sent = InMemorySpanExporter()
+    exporter = tracekit.OtlpExporter(endpoint="http://127.0.0.1:9/v1/traces", _span_exporter=sent)
+    tracekit.configure(exporters=[exporter], raise_internal_errors=True)
+    with tracekit.span("fuzz", span_type="CHAT_MODEL") as s:
+        if where == "inputs":
+            s.set_inputs({"messages": [{"role": "user", "content": payload}]})
+        elif where == "outputs":
+            s.set_outputs(payload)
+        elif where == "attribute":
+            s.set_attribute("payload", payload)
+        else:
+            s.add_event("e", {"payload": payload})
+    assert tracekit.flush()
+    spans = sent.get_finished_spans()
+    assert spans
+    text = repr(
+        [(dict(sp.attributes or {}), [dict(e.attributes or {}) for e in sp.events]) for sp in spans]
+    )
+    for secret in SECRETS.values():
+        assert secret not in text
+        assert json.dumps(secret)[1:-1] not in text
