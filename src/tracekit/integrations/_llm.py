@@ -18,7 +18,14 @@ import wrapt
 
 from tracekit._internal import internal_error, state
 from tracekit._pricing import cost_usd
-from tracekit._privacy import CONTENT_MODES, NONE, REDACTED, Privacy, is_metadata_attribute
+from tracekit._privacy import (
+    CONTENT_MODES,
+    NONE,
+    REDACTED,
+    SECRET_KEY_PATTERN,
+    Privacy,
+    is_metadata_attribute,
+)
 from tracekit._serialize import field_to_jsonable, to_jsonable
 from tracekit._spans import CURRENT_SPAN, Span, SpanType
 from tracekit._tracer import new_span
@@ -30,7 +37,9 @@ _IN_LLM_CALL: ContextVar[bool] = ContextVar("tracekit_in_llm_call", default=Fals
 # Request keyword arguments never recorded: transport details and anything that looks like
 # a credential.
 _SKIPPED_KWARGS = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
-_SECRET_KEY = re.compile(r"(api[_-]?key|authori[sz]ation|password|secret|token$|credential)", re.I)
+# The same key rule as secret scrubbing, but applied even when scrubbing is switched off:
+# provider credentials are never recorded.
+_SECRET_KEY = re.compile(SECRET_KEY_PATTERN)
 
 
 @dataclass
