@@ -213,3 +213,16 @@ def test_llm_setters_on_unrecorded_spans_are_harmless(collected: Any) -> None:
     finally:
         tracekit.enable()
     assert collected.traces() == []
+
+
+def test_disabled_span_block_leaves_context_alone(collected: Any) -> None:
+    """With tracing off, `with span()` yields the stand-in and the current span is unchanged."""
+    with tracekit.span("outer") as outer:
+        tracekit.disable()
+        try:
+            with tracekit.span("inner") as inner:
+                assert not inner.is_recording
+                assert tracekit.get_current_span() is outer
+        finally:
+            tracekit.enable()
+    assert [s["name"] for s in collected.spans()] == ["outer"]

@@ -157,6 +157,8 @@ def trace(
             raise TypeError(f"@tracekit.trace needs a callable, got {type(fn).__name__}")
         span_name = name if name is not None else _default_name(fn)
         binder = _ArgBinder(fn) if capture_inputs else None
+        if binder is not None and not binder.names:
+            binder = None  # nothing to capture: skip the call on every invocation
         attrs = dict(attributes) if attributes else None
         if inspect.isasyncgenfunction(fn):
             return _wrap_async_generator(fn, span_name, kind, attrs, binder, capture_output)

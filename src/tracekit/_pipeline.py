@@ -59,6 +59,7 @@ class ExportWorker:
         self.stopping = False
         self.submitted = 0  # traces accepted into the queue
         self.handled = 0  # traces taken off the queue and exported (or failed)
+        self.flush_target = 0  # a flush() waits until `handled` reaches this
 
     def after_fork_in_child(self) -> None:
         # The parent exports what it had queued; the child starts empty. An exporter lock
@@ -119,9 +120,9 @@ class ExportWorker:
         SUPPRESSED.set(True)  # this thread's own context: nothing traced in here is exported
         queue = self.queue
         while True:
-            if not queue:
-                if self.stopping:
-                    break
+            # Wait for a full batch, the interval, a flush or the stop. Exporting whatever
+            # trickles in as soon as it arrives would cost one write per few traces.
+            if not self._drain_now():
                 self.wake.wait(self.interval_s)
                 self.wake.clear()
             while queue:
@@ -129,7 +130,18 @@ class ExportWorker:
                 while queue and len(batch) < self.batch_size:
                     batch.append(queue.popleft())
                 self._export(batch)
+                if not self._drain_now():
+                    break
+            if self.stopping and not queue:
+                break
         self._close_exporter()
+
+    def _drain_now(self) -> bool:
+        return (
+            len(self.queue) >= self.batch_size
+            or self.stopping
+            or self.flush_target > self.handled
+        )
 
     def _export(self, batch: list[Trace]) -> None:
         spans = sum(len(t.spans) for t in batch)
@@ -168,6 +180,7 @@ class ExportWorker:
         target = self.submitted
         if self.thread is None and not self.queue:
             return self._flush_exporter(deadline)
+        self.flush_target = max(self.flush_target, target)
         self.wake.set()
         with self.progress:
             done = self.progress.wait_for(

@@ -265,6 +265,8 @@ class span:
 
     __slots__ = ("_attributes", "_inputs", "_name", "_span", "_span_type", "_token")
 
+    _span_type: SpanType | str
+
     def __init__(
         self,
         name: str,
@@ -274,14 +276,16 @@ class span:
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
         self._name = name
-        self._span_type = coerce_span_type(span_type)
+        self._span_type = span_type
         self._inputs = inputs
         self._attributes = attributes
         self._span: AnySpan = NOOP_SPAN
         self._token: Token[Any] | None = None
 
     def __enter__(self) -> Span | NonRecordingSpan:
-        s = self._span = new_span(self._name, self._span_type)
+        if not state.enabled:  # one check, and the context is left alone
+            return NOOP_SPAN
+        s = self._span = new_span(self._name, coerce_span_type(self._span_type))
         if s.is_recording:
             if self._inputs is not None:
                 s.set_inputs(self._inputs)
