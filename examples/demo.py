@@ -4,8 +4,9 @@ OpenAI answer, then an Anthropic summary for the ticket system.
 Run it with `bash scripts/demo.sh`. Without API keys the real `openai` and `anthropic` clients
 talk to tracekit's built-in fake server on 127.0.0.1 (no network, no key); with
 OPENAI_API_KEY / ANTHROPIC_API_KEY set they call the real APIs.
-The trace is printed as a tree (durations, tokens, cost) and written to the local store,
-$TRACEKIT_HOME/traces.jsonl (TRACEKIT_HOME defaults to ~/.tracekit).
+The trace is printed as it ends (console exporter), written to the local store
+$TRACEKIT_HOME/traces.db (TRACEKIT_HOME defaults to ~/.tracekit), and read back from there
+with `tracekit traces show`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import tracekit
@@ -126,16 +129,29 @@ def clients() -> Iterator[tuple[Any, Any, str, str]]:
 def main() -> int:
     tracekit.openai.autolog()
     tracekit.anthropic.autolog()
-    tracekit.configure(exporters=["jsonl", tracekit.ConsoleExporter(file=sys.stdout)])
+    tracekit.configure(exporters=["sqlite", tracekit.ConsoleExporter(file=sys.stdout)])
     with clients() as (client, claude, model, where):
         print(f"calling the real openai and anthropic clients against {where}\n")
         question = "Where is my order A-1042, and how do refunds work?"
         answer = support_agent(client, claude, model, question)
-    tracekit.flush()
+    trace_id = last_trace_id()
     print(f"\nanswer: {answer}")
-    path = tracekit.current_settings().home / "traces.jsonl"
-    print(f"trace written to {path}")
-    return 0
+    print(f"trace stored in {tracekit.current_settings().home / 'traces.db'}; reading it back:\n")
+    print(f"$ tracekit traces show {trace_id[:12]}")
+    sys.stdout.flush()
+    return subprocess.call([*tracekit_command(), "traces", "show", trace_id[:12]])
+
+
+def last_trace_id() -> str:
+    tracekit.flush()
+    found = tracekit.search_traces(name="support_agent", limit=1)
+    return found[0].trace_id
+
+
+def tracekit_command() -> list[str]:
+    """The `tracekit` console script of this environment (or the module, if not installed)."""
+    script = Path(sys.executable).with_name("tracekit")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tracekit.cli"]
 
 
 if __name__ == "__main__":

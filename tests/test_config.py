@@ -88,8 +88,8 @@ def test_bad_env_on_first_use_disables_tracing_without_raising(
     assert "TRACEKIT_SAMPLE_RATE" in caplog.text
 
 
-def test_default_destination_is_jsonl_under_home(tmp_path: Path) -> None:
-    """With no exporters configured, traces go to $TRACEKIT_HOME/traces.jsonl, owner-only."""
+def test_default_destination_is_the_store_under_home(tmp_path: Path) -> None:
+    """With no exporters configured, traces go to $TRACEKIT_HOME/traces.db, owner-only."""
     home = tmp_path / "home"
     tracekit.configure(home=home)
 
@@ -99,19 +99,31 @@ def test_default_destination_is_jsonl_under_home(tmp_path: Path) -> None:
 
     job()
     assert tracekit.flush()
-    path = home / "traces.jsonl"
-    lines = path.read_text().splitlines()
-    assert json.loads(lines[0])["name"] == "job"
+    path = home / "traces.db"
+    found = tracekit.search_traces(path=path)
+    assert [t.name for t in found] == ["job"]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
+
+
+def test_jsonl_by_name(tmp_path: Path) -> None:
+    """exporters=["jsonl"] writes $TRACEKIT_HOME/traces.jsonl."""
+    tracekit.configure(home=tmp_path, exporters=["jsonl"])
+    with tracekit.span("job"):
+        pass
+    assert tracekit.flush()
+    line = (tmp_path / "traces.jsonl").read_text().splitlines()[0]
+    assert json.loads(line)["name"] == "job"
 
 
 def test_unwritable_home_is_a_configure_error(tmp_path: Path) -> None:
     """A home that cannot hold the trace file fails at configure() time, clearly."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(tracekit.ConfigurationError, match="cannot set up the 'jsonl' exporter"):
+    with pytest.raises(tracekit.ConfigurationError, match="cannot set up the 'sqlite' exporter"):
         tracekit.configure(home=blocker / "sub")
+    with pytest.raises(tracekit.ConfigurationError, match="cannot set up the 'jsonl' exporter"):
+        tracekit.configure(home=blocker / "sub", exporters=["jsonl"])
 
 
 def test_reconfigure_flushes_old_exporters(collected: Any) -> None:

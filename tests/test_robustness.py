@@ -109,6 +109,7 @@ def run_python(
     """Run ``code`` in a fresh interpreter with TRACEKIT_HOME in ``tmp_path``; return (proc, s)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEKIT_")}
     full_env["TRACEKIT_HOME"] = str(tmp_path / "home")
+    full_env["TRACEKIT_EXPORTERS"] = "jsonl"  # these tests read the JSONL file
     full_env["TRACEKIT_RAISE_INTERNAL_ERRORS"] = "true"
     full_env.update(env or {})
     start = time.monotonic()
@@ -971,7 +972,7 @@ def test_multiprocessing_fork_child_flushes_without_explicit_flush(tmp_path: Pat
     )
     script = tmp_path / "mp_child.py"
     script.write_text(code)
-    env = {**os.environ, "TRACEKIT_HOME": str(tmp_path / "home")}
+    env = {**os.environ, "TRACEKIT_HOME": str(tmp_path / "home"), "TRACEKIT_EXPORTERS": "jsonl"}
     env.pop("TRACEKIT_RAISE_INTERNAL_ERRORS", None)
     subprocess.run([sys.executable, str(script)], env=env, check=True, timeout=120)
     lines = (tmp_path / "home" / "traces.jsonl").read_text().splitlines()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._config import ConfigurationError, Settings, configure, current_settings
     from .exporters.otlp import OtlpExporter
     from .exporters.sqlite import SqliteExporter
+    from .store import get_trace, search_traces
 
 __version__ = "0.1.0"
 
@@ -53,6 +54,8 @@ __all__ = [
     "flush",
     "get_current_span",
     "get_current_trace_id",
+    "get_trace",
+    "search_traces",
     "shutdown",
     "span",
     "start_span",
@@ -69,10 +72,18 @@ _LAZY = {
     "current_settings": "._config",
     "OtlpExporter": ".exporters.otlp",
     "SqliteExporter": ".exporters.sqlite",
+    "search_traces": ".store",
+    "get_trace": ".store",
 }
 
 
-_INTEGRATIONS = {"openai": ".integrations.openai", "anthropic": ".integrations.anthropic"}
+# Submodules reachable as attributes after a bare `import tracekit`, loaded on first use.
+_INTEGRATIONS = {
+    "openai": ".integrations.openai",
+    "anthropic": ".integrations.anthropic",
+    "store": ".store",
+    "testing": ".testing",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -181,7 +181,7 @@ def resolve(**given: Any) -> Settings:
 
 
 def build_exporters(settings: Settings) -> list[Any]:
-    wanted = settings.exporters if settings.exporters is not None else ("jsonl",)
+    wanted = settings.exporters if settings.exporters is not None else ("sqlite",)
     out: list[Any] = []
     for item in wanted:
         if item == "none":
@@ -338,8 +338,10 @@ def configure(
     Args:
         enabled: record spans at all (``TRACEKIT_ENABLED``).
         home: directory for local data, default ``~/.tracekit`` (``TRACEKIT_HOME``).
-        exporters: exporter objects or names (``"jsonl"``, ``"console"``, ``"none"``);
-            default a JSONL file ``<home>/traces.jsonl`` (``TRACEKIT_EXPORTERS=jsonl,console``).
+        exporters: exporter objects or names (``"sqlite"``, ``"jsonl"``, ``"otlp"``,
+            ``"console"``, ``"none"``); default the local store ``<home>/traces.db``, searchable
+            with ``tracekit.search_traces()`` and the ``tracekit`` command
+            (``TRACEKIT_EXPORTERS=sqlite,otlp``).
         sample_rate: fraction of traces kept, decided at the root from the trace id.
         keep_errors: keep traces with any failed span whatever the sample rate.
         keep_slower_than_ms: keep traces at least this slow whatever the sample rate.

@@ -138,9 +138,7 @@ class ExportWorker:
 
     def _drain_now(self) -> bool:
         return (
-            len(self.queue) >= self.batch_size
-            or self.stopping
-            or self.flush_target > self.handled
+            len(self.queue) >= self.batch_size or self.stopping or self.flush_target > self.handled
         )
 
     def _export(self, batch: list[Trace]) -> None:

@@ -537,7 +537,12 @@ def test_autolog_before_import(server: FakeLLMServer, tmp_path: Path) -> None:
         client.chat.completions.create(model="gpt-4o", messages=messages)
         """
     )
-    env = {"TRACEKIT_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1"}
+    env = {
+        "TRACEKIT_HOME": str(tmp_path),
+        "TRACEKIT_EXPORTERS": "jsonl",
+        "PATH": "/usr/bin:/bin",
+        "NO_PROXY": "127.0.0.1",
+    }
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
     record = json.loads((tmp_path / "traces.jsonl").read_text().splitlines()[0])
     assert record["spans"][0]["provider"] == "openai"
