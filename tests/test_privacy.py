@@ -342,3 +342,30 @@ def test_no_secret_survives_to_the_otlp_payload(payload: Any, where: str) -> Non
     for secret in SECRETS.values():
         assert secret not in text
         assert json.dumps(secret)[1:-1] not in text
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(payload=_nested, where=st.sampled_from(["inputs", "outputs", "attribute", "event"]))
+def test_no_secret_survives_to_the_sqlite_store(tmp_path: Path, payload: Any, where: str) -> None:
+    """Property: secrets nested at random depths never reach the SQLite store (read back)."""
+    path = tmp_path / "store.db"
+    tracekit.configure(exporters=[tracekit.SqliteExporter(path)], raise_internal_errors=True)
+    with tracekit.span("fuzz") as s:
+        if where == "inputs":
+            s.set_inputs(payload)
+        elif where == "outputs":
+            s.set_outputs(payload)
+        elif where == "attribute":
+            s.set_attribute("payload", payload)
+        else:
+            s.add_event("e", {"payload": payload})
+    trace_id = s.trace_id
+    assert tracekit.flush()
+    stored = tracekit.get_trace(trace_id, path=path)
+    assert stored is not None
+    text = json.dumps(stored.to_record())
+    for secret in SECRETS.values():
+        assert secret not in text
+        assert json.dumps(secret)[1:-1] not in text
