@@ -521,38 +521,24 @@ class Trace:
     Treat it as read-only: the same object goes to every exporter.
     """
 
-    __slots__ = (
-        "_dict",
-        "_json",
-        "closed",
-        "has_error",
-        "head_sampled",
-        "late",
-        "metadata",
-        "name",
-        "root",
-        "session_id",
-        "spans",
-        "tags",
-        "trace_id",
-        "user_id",
-    )
+    # Class-level defaults, as for Span: a trace is created per root span, so only the fields
+    # every trace needs are assigned in __init__.
+    root: Span | None = None
+    name: str | None = None
+    tags: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    closed: bool = False
+    has_error: bool = False
+    late: bool = False
+    _dict: dict[str, Any] | None = None
+    _json: bytes | None = None
 
     def __init__(self, trace_id: str, head_sampled: bool = True) -> None:
         self.trace_id = trace_id
         self.head_sampled = head_sampled
-        self.root: Span | None = None
         self.spans: list[Span] = []
-        self.name: str | None = None
-        self.tags: dict[str, str] | None = None
-        self.metadata: dict[str, Any] | None = None
-        self.user_id: str | None = None
-        self.session_id: str | None = None
-        self.closed = False
-        self.has_error = False
-        self.late = False
-        self._dict: dict[str, Any] | None = None
-        self._json: bytes | None = None
 
     def __repr__(self) -> str:
         return f"<Trace {self.display_name!r} trace_id={self.trace_id} spans={len(self.spans)}>"
