@@ -139,7 +139,9 @@ def main() -> int:
     print(f"trace stored in {tracekit.current_settings().home / 'traces.db'}; reading it back:\n")
     print(f"$ tracekit traces show {trace_id[:12]}")
     sys.stdout.flush()
-    return subprocess.call([*tracekit_command(), "traces", "show", trace_id[:12]])
+    status = subprocess.call([*tracekit_command(), "traces", "show", trace_id[:12]])
+    print("\nbrowse every trace (tree, timeline, chat view): tracekit ui")
+    return status
 
 
 def last_trace_id() -> str:

@@ -7,5 +7,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[openai,anthropic]"
+.venv/bin/python -m pip install --quiet -e ".[openai,anthropic,ui]"
 exec .venv/bin/python examples/demo.py "$@"

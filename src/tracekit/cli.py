@@ -40,6 +40,7 @@ from .store import (
     TraceSummary,
     parse_time,
 )
+from .ui.cli import register as register_ui
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -702,6 +703,9 @@ def _day_table(result: StoreStats) -> Table:
             fmt_ms(d.p95_ms),
         )
     return table
+
+
+register_ui(app)  # `tracekit ui`: needs the `ui` extra only when run
 
 
 def main() -> None:
