@@ -280,6 +280,23 @@ _nested = st.recursive(
 )
 
 
+def _record(span: Any, where: str, payload: Any) -> None:
+    if where == "inputs":
+        span.set_inputs({"messages": [{"role": "user", "content": payload}]})
+    elif where == "outputs":
+        span.set_outputs(payload)
+    elif where == "attribute":
+        span.set_attribute("payload", payload)
+    else:
+        span.add_event("e", {"payload": payload})
+
+
+def _assert_no_secret(text: str) -> None:
+    for secret in SECRETS.values():
+        assert secret not in text
+        assert json.dumps(secret)[1:-1] not in text  # nor in its JSON-escaped form
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -290,19 +307,10 @@ def test_no_secret_survives_to_the_jsonl_file(tmp_path: Path, payload: Any, wher
     path.unlink(missing_ok=True)
     tracekit.configure(exporters=[tracekit.JsonlExporter(path)], raise_internal_errors=True)
     with tracekit.span("fuzz") as s:
-        if where == "inputs":
-            s.set_inputs(payload)
-        elif where == "outputs":
-            s.set_outputs(payload)
-        elif where == "attribute":
-            s.set_attribute("payload", payload)
-        else:
-            s.add_event("e", {"payload": payload})
+        _record(s, where, payload)
     assert tracekit.flush()
     text = path.read_text()
-    for secret in SECRETS.values():
-        assert secret not in text
-        assert json.dumps(secret)[1:-1] not in text  # nor in its JSON-escaped form
+    _assert_no_secret(text)
 
 
 def test_long_plain_text_is_not_mistaken_for_media() -> None:
@@ -325,23 +333,14 @@ def test_no_secret_survives_to_the_otlp_payload(payload: Any, where: str) -> Non
     exporter = tracekit.OtlpExporter(endpoint="http://127.0.0.1:9/v1/traces", _span_exporter=sent)
     tracekit.configure(exporters=[exporter], raise_internal_errors=True)
     with tracekit.span("fuzz", span_type="CHAT_MODEL") as s:
-        if where == "inputs":
-            s.set_inputs({"messages": [{"role": "user", "content": payload}]})
-        elif where == "outputs":
-            s.set_outputs(payload)
-        elif where == "attribute":
-            s.set_attribute("payload", payload)
-        else:
-            s.add_event("e", {"payload": payload})
+        _record(s, where, payload)
     assert tracekit.flush()
     spans = sent.get_finished_spans()
     assert spans
     text = repr(
         [(dict(sp.attributes or {}), [dict(e.attributes or {}) for e in sp.events]) for sp in spans]
     )
-    for secret in SECRETS.values():
-        assert secret not in text
-        assert json.dumps(secret)[1:-1] not in text
+    _assert_no_secret(text)
 
 
 @settings(
@@ -353,19 +352,10 @@ def test_no_secret_survives_to_the_sqlite_store(tmp_path: Path, payload: Any, wh
     path = tmp_path / "store.db"
     tracekit.configure(exporters=[tracekit.SqliteExporter(path)], raise_internal_errors=True)
     with tracekit.span("fuzz") as s:
-        if where == "inputs":
-            s.set_inputs(payload)
-        elif where == "outputs":
-            s.set_outputs(payload)
-        elif where == "attribute":
-            s.set_attribute("payload", payload)
-        else:
-            s.add_event("e", {"payload": payload})
+        _record(s, where, payload)
     trace_id = s.trace_id
     assert tracekit.flush()
     stored = tracekit.get_trace(trace_id, path=path)
     assert stored is not None
     text = json.dumps(stored.to_record())
-    for secret in SECRETS.values():
-        assert secret not in text
-        assert json.dumps(secret)[1:-1] not in text
+    _assert_no_secret(text)

@@ -30,6 +30,8 @@ from tracekit._serialize import field_to_jsonable, to_jsonable
 from tracekit._spans import CURRENT_SPAN, Span, SpanType
 from tracekit._tracer import new_span
 
+from ._patching import PatchSet
+
 # Set while a patched call runs, so a patched method called by another (a helper calling
 # create) does not open a second span for the same request.
 _IN_LLM_CALL: ContextVar[bool] = ContextVar("tracekit_in_llm_call", default=False)
@@ -72,6 +74,40 @@ class Options:
 
 
 _REDACTED_POLICIES: dict[int, Privacy] = {}
+
+
+def switch(
+    options: Options,
+    patches: PatchSet,
+    *,
+    disable: bool,
+    log_inputs: bool,
+    log_outputs: bool,
+    capture_content: str | None,
+    stream_usage: bool = False,
+) -> None:
+    """What every ``autolog()`` does: validate, set the options, then patch or unpatch."""
+    if disable:
+        options.active = False
+        patches.remove()
+        return
+    options.capture_content = check_content_mode(capture_content)
+    options.log_inputs = log_inputs
+    options.log_outputs = log_outputs
+    options.stream_usage = stream_usage
+    options.active = True
+    patches.apply()
+
+
+def classify_result(result: Any) -> str:
+    """The SDKs' return types, by name so that no SDK is imported: a stream, a raw HTTP
+    response wrapper (with_raw_response / with_streaming_response), or a model object."""
+    name = type(result).__name__
+    if name in ("Stream", "AsyncStream"):
+        return "stream"
+    if name in ("LegacyAPIResponse", "APIResponse", "AsyncAPIResponse"):
+        return "raw"
+    return "model"
 
 
 def check_content_mode(mode: str | None) -> str | None:
@@ -573,11 +609,13 @@ __all__ = [
     "async_wrapper",
     "call_of",
     "check_content_mode",
+    "classify_result",
     "given",
     "record_inputs",
     "record_outputs",
     "record_params",
     "run_async",
     "run_sync",
+    "switch",
     "sync_wrapper",
 ]

@@ -33,13 +33,14 @@ from ._llm import (
     Options,
     StreamState,
     async_wrapper,
-    check_content_mode,
+    classify_result,
     given,
     record_inputs,
     record_outputs,
     record_params,
     run_async,
     run_sync,
+    switch,
     sync_wrapper,
 )
 from ._patching import Patch, PatchSet
@@ -72,15 +73,14 @@ def autolog(
     Example:
         >>> tracekit.anthropic.autolog(log_inputs=False)
     """
-    if disable:
-        _options.active = False
-        _patches.remove()
-        return
-    _options.log_inputs = log_inputs
-    _options.log_outputs = log_outputs
-    _options.capture_content = check_content_mode(capture_content)
-    _options.active = True
-    _patches.apply()
+    switch(
+        _options,
+        _patches,
+        disable=disable,
+        log_inputs=log_inputs,
+        log_outputs=log_outputs,
+        capture_content=capture_content,
+    )
 
 
 # -- request side -------------------------------------------------------------------------
@@ -266,15 +266,6 @@ class _UsageView:
         return None
 
 
-def _classify(result: Any) -> str:
-    name = type(result).__name__
-    if name in ("Stream", "AsyncStream"):
-        return "stream"
-    if name in ("APIResponse", "AsyncAPIResponse", "LegacyAPIResponse"):
-        return "raw"
-    return "model"
-
-
 _MESSAGES = Operation(
     provider=PROVIDER,
     name="chat",
@@ -282,7 +273,7 @@ _MESSAGES = Operation(
     record_request=_request,
     record_response=_response,
     new_stream=_MessageStream,
-    classify=_classify,
+    classify=classify_result,
     record_error=_record_error,
 )
 

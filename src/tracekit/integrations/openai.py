@@ -32,11 +32,12 @@ from ._llm import (
     StreamState,
     async_wrapper,
     call_of,
-    check_content_mode,
+    classify_result,
     given,
     record_inputs,
     record_outputs,
     record_params,
+    switch,
     sync_wrapper,
 )
 from ._patching import Patch, PatchSet
@@ -74,16 +75,15 @@ def autolog(
     Example:
         >>> tracekit.openai.autolog(stream_usage=True)
     """
-    if disable:
-        _options.active = False
-        _patches.remove()
-        return
-    _options.log_inputs = log_inputs
-    _options.log_outputs = log_outputs
-    _options.capture_content = check_content_mode(capture_content)
-    _options.stream_usage = stream_usage
-    _options.active = True
-    _patches.apply()
+    switch(
+        _options,
+        _patches,
+        disable=disable,
+        log_inputs=log_inputs,
+        log_outputs=log_outputs,
+        capture_content=capture_content,
+        stream_usage=stream_usage,
+    )
 
 
 # -- request side -------------------------------------------------------------------------
@@ -439,15 +439,6 @@ class _ResponsesStream(StreamState):
             call.set("error.type", getattr(self.error, "code", None) or "error")
 
 
-def _classify(result: Any) -> str:
-    name = type(result).__name__
-    if name in ("Stream", "AsyncStream"):
-        return "stream"
-    if name in ("LegacyAPIResponse", "APIResponse", "AsyncAPIResponse"):
-        return "raw"
-    return "model"
-
-
 def _operation(
     name: str,
     span_type: SpanType,
@@ -463,7 +454,7 @@ def _operation(
         record_request=request,
         record_response=response,
         new_stream=stream,
-        classify=_classify,
+        classify=classify_result,
         record_error=_record_error,
         prepare=prepare,
     )
