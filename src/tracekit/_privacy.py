@@ -111,6 +111,7 @@ class Privacy:
         mask: Iterable[str] = (),
         keep_media: bool = False,
     ) -> None:
+        mask = tuple(mask)
         # (name, markers or None, compiled pattern, validator or None), applied in order.
         self._checks: list[tuple[str, tuple[str, ...] | None, re.Pattern[str], Any]] = []
         try:
@@ -139,6 +140,10 @@ class Privacy:
         self._key_cache: dict[str, bool] = {}
         self.keep_media = keep_media
         self.active = bool(self._checks or self._keys is not None or not keep_media)
+        # The shortest built-in credential shape is 14 characters (xoxb- plus 10): shorter
+        # strings (ids, model names, counts as text) skip the scan. User patterns and PII
+        # maskers can match shorter text.
+        self._min_len = 14 if not secret_patterns and not mask else 5
 
     def secret_key(self, key: str) -> bool:
         """Whether values under ``key`` are credentials (cached per key)."""
@@ -155,7 +160,7 @@ class Privacy:
 
     def text(self, value: str) -> str:
         """Scrub secrets, mask PII and replace embedded media in one string."""
-        if len(value) < 8:
+        if len(value) < self._min_len:
             return value
         if not self.keep_media and len(value) >= MEDIA_MIN_CHARS:
             placeholder = media_placeholder(value)

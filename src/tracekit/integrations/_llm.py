@@ -167,7 +167,9 @@ class LLMCall:
             return
         if self.options.content_level() == NONE and not is_metadata_attribute(key):
             return
-        self.span.set_attribute(key, value)
+        # Our own attribute names are never credential keys, so no key check; values are
+        # still snapshotted and scrubbed.
+        self.span.attributes[key] = to_jsonable(value, state.max_payload_chars)
 
     def set_tool_calls(self, calls: list[dict[str, Any]]) -> None:
         """The call's tool calls; their arguments are content, kept in full/redacted modes."""
