@@ -91,12 +91,17 @@ def _convert(obj: Any, max_chars: int, depth: int, path: set[int], policy: Priva
     if depth >= MAX_DEPTH:
         return f"<max depth {MAX_DEPTH} reached: {cls.__qualname__}>"
 
-    if isinstance(obj, (dict, list, tuple, set, frozenset, deque)) or _is_record(obj):
+    if cls is dict or cls is list or _is_container(obj):
         oid = id(obj)
         if oid in path:
             return f"<cycle: {cls.__qualname__}>"
         path.add(oid)
         try:
+            # Plain dicts and lists (most of what LLM calls carry) skip the generic dispatch.
+            if cls is dict:
+                return _convert_mapping(obj, max_chars, depth + 1, path, policy)
+            if cls is list:
+                return _convert_items(obj, len(obj), max_chars, depth + 1, path, policy)
             return _convert_container(obj, max_chars, depth, path, policy)
         except Exception:
             return _safe_repr(obj, max_chars)
@@ -105,8 +110,8 @@ def _convert(obj: Any, max_chars: int, depth: int, path: set[int], policy: Priva
     return _convert_scalar(obj, max_chars, depth, path, policy)
 
 
-def _is_record(obj: Any) -> bool:
-    return (
+def _is_container(obj: Any) -> bool:
+    return isinstance(obj, (dict, list, tuple, set, frozenset, deque)) or (
         isinstance(obj, Mapping)
         or hasattr(type(obj), "model_dump")
         or (dataclasses.is_dataclass(obj) and not isinstance(obj, type))
@@ -160,7 +165,14 @@ def _convert_mapping(
                 if placeholder is not None and len(value) >= MEDIA_MIN_CHARS:
                     out[skey] = placeholder
                     continue
-        out[skey] = _convert(value, max_chars, depth, path, policy)
+        vcls = type(value)
+        if vcls is str:  # the common leaf, inline: no call, no dispatch
+            text = value if policy is None else policy.text(value)
+            out[skey] = text if len(text) <= max_chars else truncate(text, max_chars)
+        elif value is None or vcls is bool or vcls is float:
+            out[skey] = value
+        else:
+            out[skey] = _convert(value, max_chars, depth, path, policy)
     return out
 
 
