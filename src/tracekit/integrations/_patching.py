@@ -47,6 +47,7 @@ class PatchSet:
         self._lock = threading.Lock()
         self._wanted = False
         self._hook_registered = False
+        self._checked_version: bool | None = None
 
     @property
     def applied(self) -> bool:
@@ -86,6 +87,12 @@ class PatchSet:
             setattr(owner, attr, wrapt.FunctionWrapper(original, patch.wrapper))
 
     def _supported(self) -> bool:
+        if self._checked_version is not None:  # importlib.metadata is slow: once per process
+            return self._checked_version
+        self._checked_version = self._check_version()
+        return self._checked_version
+
+    def _check_version(self) -> bool:
         try:
             found = importlib.metadata.version(self.package)
         except importlib.metadata.PackageNotFoundError:
