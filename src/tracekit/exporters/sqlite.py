@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from tracekit._spans import USAGE_KEYS
+
 if TYPE_CHECKING:
     from tracekit._spans import Trace
 
@@ -56,16 +58,8 @@ STORE_FORMAT: Final = "tracekit-store"
 APPLICATION_ID: Final = 0x746B7472  # "tktr", in the SQLite header (PRAGMA application_id)
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 
-USAGE_COLUMNS: Final = (
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-)
+# One column per usage key of the span model (changing them changes the schema version).
+USAGE_COLUMNS: Final = USAGE_KEYS
 
 # Kinds of interned strings (the names table) and of facets.
 KIND_MODEL: Final = 1
