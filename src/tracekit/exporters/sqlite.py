@@ -618,7 +618,9 @@ class PayloadCodec:
         primed = self._primed.get(dict_id)
         if primed is None:
             zdict = self.dictionary(dict_id)
-            primed = zlib.compressobj(6, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, zdict)
+            # memLevel 8 (zlib's default): copying a memLevel-9 compressor per fragment cost
+            # ~15x more (177 vs 12 µs here) for no measurable gain in size.
+            primed = zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, zdict)
             self._primed[dict_id] = primed
         comp = primed.copy()
         segments = []
