@@ -114,10 +114,6 @@ def release_token(span: Span | NonRecordingSpan) -> None:
             CURRENT_SPAN.reset(token)
 
 
-def new_trace_id() -> str:
-    return (getrandbits(128) or 1).to_bytes(16, "big").hex()
-
-
 def error_record(exc: BaseException) -> dict[str, Any]:
     """The ``error`` field of a span: type, message and formatted stack trace."""
     cls = type(exc)
@@ -189,7 +185,8 @@ class Span:
         self.start_time_ns = start_time_ns or time_ns()
         self.attributes: dict[str, Any] = {}
         self.events: list[dict[str, Any]] = []
-        self._trace: Trace | None = trace
+        # Always a Trace: the live one while open, a span-less closed copy once the root ended.
+        self._trace: Trace = trace
 
     @property
     def ended(self) -> bool:
@@ -357,8 +354,6 @@ class Span:
         if self._token is not None:
             release_token(self)
         trace = self._trace
-        if trace is None:  # cannot happen for an open span; kept for safety
-            return
         if self.status == "ERROR":
             trace.has_error = True
         if trace.closed:

@@ -51,10 +51,7 @@ def new_span(
             parent = CURRENT_SPAN.get()
         if parent is not None:
             if type(parent) is Span:
-                trace = parent._trace
-                if trace is None:  # cannot happen: ended spans keep a closed copy
-                    return _new_root(name, span_type, start_time_ns)
-                return Span(name, span_type, trace, parent.span_id, start_time_ns)
+                return Span(name, span_type, parent._trace, parent.span_id, start_time_ns)
             if type(parent) is RemoteParent:
                 return _new_root(name, span_type, start_time_ns, parent)
             if parent is not NOOP_SPAN:
@@ -140,14 +137,9 @@ def finish_late_span(trace: Trace, span: Span) -> None:
     """A span that ended after its root: exported on its own, marked ``late``."""
     if not trace.head_sampled:
         return
-    fragment = Trace(trace.trace_id)
+    fragment = trace.closed_copy()  # same id, name, tags, metadata, user and session
     fragment.late = True
-    fragment.closed = True
-    fragment.name = trace.display_name or span.name
-    fragment.tags = trace.tags
-    fragment.metadata = trace.metadata
-    fragment.user_id = trace.user_id
-    fragment.session_id = trace.session_id
+    fragment.name = fragment.name or span.name
     fragment.has_error = span.status == "ERROR"
     fragment.spans.append(span)
     if state.redact_hook is not None:
@@ -368,7 +360,7 @@ def update_current_trace(
         return
     try:
         trace = current._trace  # type: ignore[union-attr]
-        if trace is None or trace.closed:
+        if trace.closed:
             warn_once("update-closed", "tracekit.update_current_trace(): the trace already ended")
             return
         if name is not None:
