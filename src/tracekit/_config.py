@@ -244,15 +244,22 @@ def install_otel_bridge(enabled: bool) -> None:
 
     from ._otel import set_bridge
 
+    global _bridge_hook_registered
     if not enabled or "opentelemetry.trace" in sys.modules:
         set_bridge(enabled)
         return
+    if _bridge_hook_registered:  # one hook per process; it reads the settings in force
+        return
+    _bridge_hook_registered = True
     import wrapt
 
     wrapt.register_post_import_hook(
         lambda _module: set_bridge(bool(state.settings and state.settings.otel_bridge)),
         "opentelemetry.trace",
     )
+
+
+_bridge_hook_registered = False
 
 
 def apply(settings: Settings) -> None:
