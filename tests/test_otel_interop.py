@@ -17,8 +17,21 @@ trace_api = pytest.importorskip("opentelemetry.trace")
 sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
 
 
-def test_root_inside_otel_span_joins_its_trace(collected: Any) -> None:
-    """A tracekit root started in an active OTel span: same trace id, the OTel span as parent."""
+@pytest.mark.parametrize("peek", [True, False], ids=["context-peek", "public-api"])
+def test_root_inside_otel_span_joins_its_trace(
+    collected: Any, peek: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tracekit root started in an active OTel span: same trace id, the OTel span as parent.
+
+    Both lookups: the fast peek at OpenTelemetry's default context, and the public API used
+    when another runtime context is configured.
+    """
+    from tracekit import _otel
+
+    monkeypatch.setattr(_otel, "_peek", None if peek else False)
+    with tracekit.span("before"):
+        pass
+    assert bool(_otel._peek) is peek
     tracer = sdk_trace.TracerProvider().get_tracer("app")  # local: no global provider needed
     with tracer.start_as_current_span("GET /chat") as request_span:
         with tracekit.span("handle"):
@@ -27,7 +40,8 @@ def test_root_inside_otel_span_joins_its_trace(collected: Any) -> None:
     span = collected.span("handle")
     assert span["trace_id"] == f"{ctx.trace_id:032x}"
     assert span["parent_span_id"] == f"{ctx.span_id:016x}"
-    assert collected.trace()["trace_id"] == f"{ctx.trace_id:032x}"
+    before = collected.span("before")
+    assert before["parent_span_id"] is None and before["trace_id"] != span["trace_id"]
 
 
 def test_tracekit_never_installs_a_global_provider(collected: Any) -> None:

@@ -478,6 +478,52 @@ def test_child_ending_after_root_is_exported_as_late(collected: Any) -> None:
     assert span["outputs"] == "late result"
 
 
+def test_finished_trace_is_freed_without_the_cyclic_gc(collected: Any) -> None:
+    """Once exporters drop a finished trace, reference counting alone frees it and its spans,
+    also while a span of it is still referenced (a child may be started under it later)."""
+    import gc
+    import weakref
+
+    gc.collect()
+    gc.disable()
+    try:
+        with tracekit.span("root") as root:
+            with tracekit.span("child"):
+                pass
+        assert tracekit.flush(5.0)
+        (finished,) = collected.exporter.traces
+        refs = [weakref.ref(finished), *(weakref.ref(s) for s in finished.spans)]
+        del finished
+        collected.exporter.clear()
+        assert [r() is None for r in refs] == [True, True, False], "only the root is held"
+        child = tracekit.start_span("after", parent=root)
+        assert child.trace_id == root.trace_id and child.parent_span_id == root.span_id
+        child.end()
+        del root
+        assert [r() is None for r in refs] == [True, True, True]
+    finally:
+        gc.enable()
+    (late,) = collected.traces()
+    assert late["late"] is True and late["name"] == "root"
+
+
+def test_late_span_of_a_tail_sampled_trace_is_kept(collected: Any) -> None:
+    """A trace kept by keep_errors despite sample_rate=0 exports its late spans too."""
+    reconfigure(collected, sample_rate=0.0, keep_errors=True)
+    with pytest.raises(ValueError), tracekit.span("root"):
+        straggler = tracekit.start_span("straggler")
+        raise ValueError("boom")
+    straggler.end()
+    with tracekit.span("clean root"):
+        dropped = tracekit.start_span("dropped straggler")
+    dropped.end()
+    records = collected.traces()
+    assert sorted((r["name"], bool(r["late"])) for r in records) == [
+        ("root", False),
+        ("root", True),
+    ]
+
+
 def test_late_current_span_does_not_leak_stale_context(collected: Any) -> None:
     """Ending a make_current span after its root leaves no ended span current afterwards."""
 

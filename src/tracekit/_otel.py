@@ -17,18 +17,51 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from ._spans import CURRENT_SPAN, Span
 
 _original: Callable[..., Any] | None = None
 
 
+# (context variable, span key) of OpenTelemetry's default runtime context, when it is in use:
+# peeking at it answers "no OTel span here" in ~0.1 µs, where the public API takes ~1 µs on
+# every root span of an app that merely imported OpenTelemetry. None: not looked up yet;
+# False: another runtime context is configured, so the public API is always asked.
+_peek: tuple[Any, str] | Literal[False] | None = None
+
+
+def _find_peek() -> tuple[Any, str] | Literal[False]:
+    try:
+        from opentelemetry import context as context_api
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+        from opentelemetry.trace.propagation import _SPAN_KEY
+
+        runtime = context_api._RUNTIME_CONTEXT
+        if type(runtime) is ContextVarsRuntimeContext and isinstance(_SPAN_KEY, str):
+            var = runtime._current_context
+            var.get()
+            return var, _SPAN_KEY
+    except Exception:
+        pass
+    return False
+
+
 def active_otel_parent() -> tuple[str, str] | None:
     """(trace_id, span_id) of the OpenTelemetry span current here, if there is a valid one."""
+    global _peek
     trace_api = sys.modules.get("opentelemetry.trace")
     if trace_api is None:
         return None
+    peek = _peek
+    if peek is None:
+        peek = _peek = _find_peek()
+    if peek:
+        try:
+            if peek[0].get().get(peek[1]) is None:
+                return None
+        except Exception:
+            pass
     getter = _original if _original is not None else trace_api.get_current_span
     try:
         context = getter().get_span_context()

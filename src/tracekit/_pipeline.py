@@ -126,15 +126,20 @@ class ExportWorker:
                 self.wake.wait(self.interval_s)
                 self.wake.clear()
             while queue:
-                batch: list[Trace] = []
-                while queue and len(batch) < self.batch_size:
-                    batch.append(queue.popleft())
-                self._export(batch)
+                # No local keeps the batch: idle, the worker holds no finished trace.
+                self._export(self._take_batch())
                 if not self._drain_now():
                     break
             if self.stopping and not queue:
                 break
         self._close_exporter()
+
+    def _take_batch(self) -> list[Trace]:
+        queue, size = self.queue, self.batch_size
+        batch: list[Trace] = []
+        while queue and len(batch) < size:
+            batch.append(queue.popleft())
+        return batch
 
     def _drain_now(self) -> bool:
         return (

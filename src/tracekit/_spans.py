@@ -362,15 +362,19 @@ class Span:
             return
         trace.spans.append(self)
         if trace.root is self:
+            # The exporters get a copy holding the spans; the live object, which every span
+            # points at, keeps no span. So a finished trace is freed by reference counting
+            # alone (no span <-> trace cycle for the cyclic GC), while a child started later
+            # under one of these spans still finds the trace's id, sampling decision, name
+            # and tags.
+            finished = Trace.__new__(Trace)
+            finished.__dict__.update(trace.__dict__)
+            trace.name = finished.display_name
+            trace.root = None
+            trace.spans = []
             trace.closed = True
-            hooks.trace_end(trace)
-            # Ended spans now point at a span-less copy of the trace, so a finished trace is
-            # freed by reference counting alone (no span <-> trace cycle for the cyclic GC),
-            # while a child started later under one of them still knows the trace's id,
-            # sampling decision, name and tags.
-            tombstone = trace.closed_copy()
-            for ended in trace.spans:
-                ended._trace = tombstone
+            hooks.trace_end(finished)
+            trace.head_sampled = finished.head_sampled  # tail sampling may have kept it
 
     def __enter__(self) -> Span:
         return self
@@ -587,7 +591,9 @@ class Trace:
             # Only a trace larger than one span's budget can hold a span over it.
             record["spans"] = [fit_budget(s, budget) for s in record["spans"]]
             data = dumps(record)
-        self._dict, self._json = record, data
+        # orjson returns its bytes inside a page-sized buffer; keeping that buffer alive until
+        # the batch is exported costs a fresh page (a page fault) per trace.
+        self._dict, self._json = record, bytes(memoryview(data))
 
     def summary(self, spans: list[Span] | None = None) -> dict[str, Any]:
         """The trace record without its spans: ids, times, status, usage and cost totals."""
