@@ -367,12 +367,7 @@ class Span:
             # alone (no span <-> trace cycle for the cyclic GC), while a child started later
             # under one of these spans still finds the trace's id, sampling decision, name
             # and tags.
-            finished = Trace.__new__(Trace)
-            finished.__dict__.update(trace.__dict__)
-            trace.name = finished.display_name
-            trace.root = None
-            trace.spans = []
-            trace.closed = True
+            finished = trace.detach_finished()
             hooks.trace_end(finished)
             trace.head_sampled = finished.head_sampled  # tail sampling may have kept it
 
@@ -542,6 +537,29 @@ class Trace:
     def __repr__(self) -> str:
         return f"<Trace {self.display_name!r} trace_id={self.trace_id} spans={len(self.spans)}>"
 
+    def detach_finished(self) -> Trace:
+        """Close this trace and move its spans and root into a copy for the exporters."""
+        # Field by field rather than through __dict__, which would give both objects a real
+        # dict (two more allocations, both tracked by the cyclic GC) on every trace.
+        done = Trace(self.trace_id, self.head_sampled)
+        done.spans, done.root, done.closed = self.spans, self.root, True
+        if self.name is not None:
+            done.name = self.name
+        else:
+            self.name = self.root.name if self.root is not None else ""
+        if self.tags is not None:
+            done.tags = self.tags
+        if self.metadata is not None:
+            done.metadata = self.metadata
+        if self.user_id is not None:
+            done.user_id = self.user_id
+        if self.session_id is not None:
+            done.session_id = self.session_id
+        if self.has_error:
+            done.has_error = True
+        self.spans, self.root, self.closed = [], None, True
+        return done
+
     def closed_copy(self) -> Trace:
         """A span-less stand-in for this finished trace, for spans that outlive it."""
         copy = Trace(self.trace_id, head_sampled=self.head_sampled)
@@ -569,20 +587,23 @@ class Trace:
 
     def to_dict(self) -> dict[str, Any]:
         """The trace as an exported record, computed once (see docs/schema.md)."""
-        if self._dict is None:
-            self._build()
-        assert self._dict is not None
-        return self._dict
+        record = self._dict
+        if record is None:
+            record, self._json = self._build()
+            self._dict = record
+        return record
 
     def to_json(self) -> bytes:
         """The record as JSON bytes (one JSONL line without the newline), computed once."""
-        if self._json is None:
-            self._build()
-        assert self._json is not None
-        return self._json
+        data = self._json
+        if data is None:
+            # The record dicts are not kept: a JSON-only exporter frees them at once, so the
+            # next trace reuses their memory instead of the heap growing by a batch of records.
+            data = self._json = self._build()[1]
+        return data
 
-    def _build(self) -> None:
-        spans = sorted(self.spans, key=_start_key)
+    def _build(self) -> tuple[dict[str, Any], bytes]:
+        spans = sorted(self.spans, key=_start_key) if len(self.spans) > 1 else self.spans
         record = self.summary(spans)
         record["spans"] = [s.to_dict() for s in spans]
         data = dumps(record)
@@ -593,7 +614,7 @@ class Trace:
             data = dumps(record)
         # orjson returns its bytes inside a page-sized buffer; keeping that buffer alive until
         # the batch is exported costs a fresh page (a page fault) per trace.
-        self._dict, self._json = record, bytes(memoryview(data))
+        return record, bytes(memoryview(data))
 
     def summary(self, spans: list[Span] | None = None) -> dict[str, Any]:
         """The trace record without its spans: ids, times, status, usage and cost totals."""

@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tracekit._spans import Trace
 
+# Below glibc's default mmap threshold (128 KiB), so write buffers come from the reused heap.
+_CHUNK_BYTES = 64 * 1024
+
 
 class JsonlExporter:
     """Appends one JSON line per trace to a file (the record of docs/schema.md).
 
-    The file is opened in append mode and each batch is written with a single ``write`` call,
-    so several processes can share one file without interleaving lines. The file and any
+    The file is opened in append mode and lines are written whole, in ``write`` calls of up
+    to 64 KiB, so several processes can share one file without interleaving lines. The file and any
     directory created for it are readable by the owner only: traces hold prompts and outputs.
 
     Args:
@@ -38,14 +41,32 @@ class JsonlExporter:
         return f"JsonlExporter({str(self.path)!r})"
 
     def export(self, traces: Sequence[Trace]) -> None:
+        if self._fd is None:
+            raise RuntimeError(f"{self!r} was shut down")
+        # Written in chunks of whole lines: one buffer for a whole batch would be big enough
+        # for malloc to map and unmap it on every batch, a page fault per 4 KiB each time.
+        lines: list[bytes] = []
+        size = 0
+        for trace in traces:
+            data = trace.to_json()
+            lines.append(data)
+            size += len(data) + 1
+            if size >= _CHUNK_BYTES:
+                self._write(lines)
+                lines, size = [], 0
+        if lines:
+            self._write(lines)
+
+    def _write(self, lines: list[bytes]) -> None:
         fd = self._fd
         if fd is None:
             raise RuntimeError(f"{self!r} was shut down")
-        data = b"\n".join([t.to_json() for t in traces]) + b"\n"
+        lines.append(b"")  # the join then ends with a newline, without another copy
         if self._broken_line:
-            # The last batch stopped mid-line (disk full): end that line so this batch's
-            # lines stay whole; readers skip the one broken line.
-            data = b"\n" + data
+            # The last write stopped mid-line (disk full): end that line so these lines stay
+            # whole; readers skip the one broken line.
+            lines.insert(0, b"")
+        data = b"\n".join(lines)
         view = memoryview(data)
         while view:
             try:
