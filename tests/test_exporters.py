@@ -59,7 +59,7 @@ def test_jsonl_several_processes_share_one_file(tmp_path: Path) -> None:
     code = textwrap.dedent(
         f"""
         import tracekit
-        tracekit.configure(exporters=[tracekit.JsonlExporter({str(path)!r})], export_batch_size=7)
+        tracekit.configure(exporters=[tracekit.JsonlExporter({str(path)!r})], export_batch_size=40)
         @tracekit.trace
         def work(i):
             return "x" * 5000
@@ -72,6 +72,60 @@ def test_jsonl_several_processes_share_one_file(tmp_path: Path) -> None:
     lines = path.read_bytes().splitlines()
     assert len(lines) == 1200
     assert all(json.loads(line)["name"] == "work" for line in lines)
+
+
+def test_jsonl_batch_larger_than_a_write_chunk(tmp_path: Path, collected: Any) -> None:
+    """A batch written in several chunks arrives whole and in order."""
+    path = tmp_path / "big.jsonl"
+    tracekit.configure(
+        exporters=[tracekit.JsonlExporter(path), collected.exporter], export_batch_size=1000
+    )
+
+    @tracekit.trace
+    def work(i: int) -> str:
+        return f"{i}:" + "x" * 5000
+
+    for i in range(60):  # ~300 KiB in one batch: several 64 KiB writes
+        work(i)
+    assert tracekit.flush()
+    records = [json.loads(line) for line in path.read_bytes().splitlines()]
+    assert [r["spans"][0]["inputs"]["i"] for r in records] == list(range(60))
+    assert records == collected.exporter.records()
+
+
+def test_jsonl_disk_full_mid_line_keeps_later_lines_whole(
+    tmp_path: Path, collected: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write cut short by a full disk leaves one broken line; the next batch starts on a
+    new line, so readers lose that batch only."""
+    from tracekit.exporters import jsonl
+
+    path = tmp_path / "full.jsonl"
+    exporter = tracekit.JsonlExporter(path)
+    real_write = os.write
+    calls = {"n": 0}
+
+    def write(fd: int, data: Any) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return real_write(fd, bytes(data[:100]))
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(jsonl.os, "write", write)
+    for name in ("first", "second"):
+        with tracekit.span(name):
+            pass
+    assert tracekit.flush()
+    first, second = collected.exporter.traces
+    with pytest.raises(OSError):
+        exporter.export([first])
+    exporter.export([second])
+    lines = path.read_bytes().split(b"\n")
+    assert lines[0] == first.to_json()[:100]
+    assert json.loads(lines[1])["name"] == "second"
+    assert lines[2:] == [b""]
 
 
 def test_jsonl_shutdown_then_export_fails_cleanly(tmp_path: Path) -> None:
