@@ -36,6 +36,14 @@ def test_secret_shapes_are_scrubbed_in_text(kind: str, secret: str) -> None:
     assert out.startswith("please use ")
 
 
+@pytest.mark.parametrize("prefix", ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"])
+def test_every_github_token_prefix_is_scrubbed(prefix: str) -> None:
+    """The scan looks for each GitHub token prefix, not for any "gh" (as in "night")."""
+    token = prefix + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+    out = Privacy().text(f"tonight use {token} please")
+    assert out == "tonight use [REDACTED:github_token] please"
+
+
 @pytest.mark.parametrize(
     "harmless",
     ["sk-short", "task-force-alpha", "bearer of good news", "eyJ", "AKIA123", "ghp_short"],

@@ -39,7 +39,7 @@ _SECRET_MARKERS: Final[dict[str, tuple[str, ...]]] = {
     "bearer_token": ("earer", "EARER"),
     "jwt": ("eyJ",),
     "aws_access_key_id": ("AKIA", "ASIA"),
-    "github_token": ("gh",),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),  # not "gh": half of English has it
     "google_api_key": ("AIza",),
     "slack_token": ("xox",),
 }
