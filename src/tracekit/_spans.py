@@ -539,24 +539,9 @@ class Trace:
 
     def detach_finished(self) -> Trace:
         """Close this trace and move its spans and root into a copy for the exporters."""
-        # Field by field rather than through __dict__, which would give both objects a real
-        # dict (two more allocations, both tracked by the cyclic GC) on every trace.
-        done = Trace(self.trace_id, self.head_sampled)
-        done.spans, done.root, done.closed = self.spans, self.root, True
-        if self.name is not None:
-            done.name = self.name
-        else:
-            self.name = self.root.name if self.root is not None else ""
-        if self.tags is not None:
-            done.tags = self.tags
-        if self.metadata is not None:
-            done.metadata = self.metadata
-        if self.user_id is not None:
-            done.user_id = self.user_id
-        if self.session_id is not None:
-            done.session_id = self.session_id
-        if self.has_error:
-            done.has_error = True
+        done = self.closed_copy()
+        done.spans, done.root, done.has_error = self.spans, self.root, self.has_error
+        self.name = done.name
         self.spans, self.root, self.closed = [], None, True
         return done
 

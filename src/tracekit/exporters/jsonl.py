@@ -16,8 +16,9 @@ class JsonlExporter:
     """Appends one JSON line per trace to a file (the record of docs/schema.md).
 
     The file is opened in append mode and lines are written whole, in ``write`` calls of up
-    to 64 KiB, so several processes can share one file without interleaving lines. The file and any
-    directory created for it are readable by the owner only: traces hold prompts and outputs.
+    to 64 KiB, so several processes can share one file without interleaving lines. The file
+    and any directory created for it are readable by the owner only: traces hold prompts and
+    outputs.
 
     Args:
         path: the file; parent directories are created.
@@ -41,7 +42,8 @@ class JsonlExporter:
         return f"JsonlExporter({str(self.path)!r})"
 
     def export(self, traces: Sequence[Trace]) -> None:
-        if self._fd is None:
+        fd = self._fd
+        if fd is None:
             raise RuntimeError(f"{self!r} was shut down")
         # Written in chunks of whole lines: one buffer for a whole batch would be big enough
         # for malloc to map and unmap it on every batch, a page fault per 4 KiB each time.
@@ -52,15 +54,12 @@ class JsonlExporter:
             lines.append(data)
             size += len(data) + 1
             if size >= _CHUNK_BYTES:
-                self._write(lines)
+                self._write(fd, lines)
                 lines, size = [], 0
         if lines:
-            self._write(lines)
+            self._write(fd, lines)
 
-    def _write(self, lines: list[bytes]) -> None:
-        fd = self._fd
-        if fd is None:
-            raise RuntimeError(f"{self!r} was shut down")
+    def _write(self, fd: int, lines: list[bytes]) -> None:
         lines.append(b"")  # the join then ends with a newline, without another copy
         if self._broken_line:
             # The last write stopped mid-line (disk full): end that line so these lines stay
