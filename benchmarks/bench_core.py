@@ -32,18 +32,17 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _common import OtlpReceiver, Skip, machine_lines, median, version_of
 
 import tracekit
 
@@ -53,47 +52,11 @@ BURST_SPANS = 100_000
 # -- small helpers ---------------------------------------------------------------------------
 
 
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def version_of(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def git_state() -> str:
-    """Commit of the tracekit being measured (the checkout that holds the imported package)."""
-    root = Path(tracekit.__file__).resolve().parent.parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head}{' + uncommitted changes under src/' if dirty else ''}"
-
-
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for child processes, without this script's OTEL_/MLFLOW_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MLFLOW_"))}
     env.update(extra)
     return env
-
-
-class Skip(Exception):
-    """A peer cannot be measured here; the message says why."""
 
 
 # -- contenders for the CPU-per-span measurement ------------------------------------------------
@@ -229,84 +192,6 @@ def make_otel(max_queue_size: int) -> Contender:
         lambda: exporter.count,
         note=f"BatchSpanProcessor(max_queue_size={max_queue_size}), exporter that discards",
     )
-
-
-class OtlpReceiver:
-    """A child process that accepts OTLP/HTTP trace exports and counts the spans."""
-
-    def __init__(self) -> None:
-        if importlib.util.find_spec("opentelemetry.proto") is None:
-            raise Skip("opentelemetry-proto is not installed (needed by the OTLP receiver)")
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--otlp-receiver"],
-            stdin=subprocess.PIPE,  # the receiver exits when this pipe closes
-            stdout=subprocess.PIPE,
-            env=child_env(),
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.isdigit():
-            self.close()
-            raise Skip("the OTLP receiver did not start")
-        self.port = int(line)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/traces"
-
-    def count(self) -> int:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count", timeout=30) as r:
-            return int(r.read())
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                pipe.close()
-
-
-def run_otlp_receiver() -> None:
-    """Entry point of the receiver child: print the port, then serve until stdin closes."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-
-    lock = threading.Lock()
-    received = [0]
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def _reply(self, body: bytes, content_type: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            request = ExportTraceServiceRequest.FromString(body)
-            spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
-            with lock:
-                received[0] += spans
-            self._reply(b"", "application/x-protobuf")  # an empty ExportTraceServiceResponse
-
-        def do_GET(self) -> None:
-            with lock:
-                self._reply(str(received[0]).encode(), "text/plain")
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(server.server_address[1], flush=True)
-    sys.stdin.read()  # returns when the benchmark process closes the pipe or dies
 
 
 def mlflow_missing() -> str | None:
@@ -763,9 +648,7 @@ def summarize(raw: dict[str, Any]) -> None:
 
 def machine_info() -> list[str]:
     return [
-        f"python {platform.python_version()} ({sys.executable})",
-        f"{platform.platform()}, {os.cpu_count()} CPUs ({platform.processor() or 'unknown'})",
-        f"tracekit {tracekit.__version__} from {Path(tracekit.__file__).parent}, git {git_state()}",
+        *machine_lines(),
         f"opentelemetry-sdk {version_of('opentelemetry-sdk')}, "
         f"mlflow-tracing {version_of('mlflow-tracing')}, mlflow {version_of('mlflow')}, "
         f"opentelemetry-exporter-otlp-proto-http "
@@ -783,11 +666,7 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated sections to run: cpu, disabled, burst, exit",
     )
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
-    parser.add_argument("--otlp-receiver", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.otlp_receiver:
-        run_otlp_receiver()
-        return 0
 
     quick = args.quick
     rounds = args.rounds or (3 if quick else 7)

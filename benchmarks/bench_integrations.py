@@ -55,18 +55,24 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from _common import (
+    OtlpReceiver,
+    Skip,
+    machine_lines,
+    median,
+    receiver_get,
+    version_of,
+)
 
 PROVIDERS = ("openai", "anthropic")
 KINDS = ("plain", "tracekit", "tracekit-sqlite", "tracekit-jsonl", "mlflow", "openinference")
@@ -120,40 +126,6 @@ ANTHROPIC_WORDS = STREAM_ITEMS - 5
 
 
 # -- small helpers ---------------------------------------------------------------------------
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def version_of(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def git_state() -> str:
-    """Commit of the tracekit being measured, and whether src/ has uncommitted changes."""
-    import tracekit
-
-    root = Path(tracekit.__file__).resolve().parent.parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head}{' + uncommitted changes under src/' if dirty else ''}"
 
 
 def bsp_queue(calls: int) -> int:
@@ -286,10 +258,6 @@ def make_calls(provider: str, canned: dict[str, Any]) -> dict[str, Callable[[], 
 
 
 # -- contenders (inside a child process) -------------------------------------------------------
-
-
-class Skip(Exception):
-    """A contender cannot be measured here; the message says why."""
 
 
 @dataclass
@@ -449,11 +417,6 @@ def setup_openinference(provider: str, queue: int) -> Setup:
     )
 
 
-def receiver_get(port: int, what: str) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/{what}", timeout=30) as r:
-        return int(r.read())
-
-
 def setup_mlflow(provider: str, calls: Callable[[], Any]) -> Setup:
     """mlflow-tracing autolog, exporting over OTLP/HTTP to the receiver named by the
     environment (set by the parent). A tracking URI is set because without one
@@ -569,99 +532,6 @@ def child_main(args: argparse.Namespace) -> int:
     out["with_usage"] = setup.with_usage() - base_usage
     print(json.dumps(out), flush=True)
     return 0
-
-
-# -- the OTLP receiver (a child process) ------------------------------------------------------
-
-
-class OtlpReceiver:
-    """A child process that accepts OTLP/HTTP trace exports and counts the spans."""
-
-    def __init__(self) -> None:
-        if importlib.util.find_spec("opentelemetry.proto") is None:
-            raise Skip("opentelemetry-proto is not installed (needed by the OTLP receiver)")
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--otlp-receiver"],
-            stdin=subprocess.PIPE,  # the receiver exits when this pipe closes
-            stdout=subprocess.PIPE,
-            env=child_env(),
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.isdigit():
-            self.close()
-            raise Skip("the OTLP receiver did not start")
-        self.port = int(line)
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                pipe.close()
-
-
-def run_otlp_receiver() -> None:
-    """Entry point of the receiver: print the port, then serve until stdin closes.
-
-    ``GET /count`` returns the spans received, ``GET /usage`` those with a token-usage
-    attribute, ``GET /names`` the span names seen."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-
-    lock = threading.Lock()
-    counts = {"count": 0, "usage": 0}
-    names: set[str] = set()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def _reply(self, body: bytes, content_type: str, status: int = 200) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.path != "/v1/traces":
-                self._reply(b"", "text/plain", 404)
-                return
-            request = ExportTraceServiceRequest.FromString(body)
-            spans = [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
-            usage = sum(
-                1
-                for s in spans
-                if any("token" in a.key.lower() or "usage" in a.key.lower() for a in s.attributes)
-            )
-            with lock:
-                counts["count"] += len(spans)
-                counts["usage"] += usage
-                names.update(s.name for s in spans)
-            self._reply(b"", "application/x-protobuf")  # an empty ExportTraceServiceResponse
-
-        def do_GET(self) -> None:
-            what = self.path.strip("/")
-            with lock:
-                if what == "names":
-                    self._reply(json.dumps(sorted(names)).encode(), "application/json")
-                elif what in counts:
-                    self._reply(str(counts[what]).encode(), "text/plain")
-                else:
-                    self._reply(b"", "text/plain", 404)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(server.server_address[1], flush=True)
-    sys.stdin.read()  # returns when the benchmark process closes the pipe or dies
 
 
 # -- the parent: rounds of child processes ------------------------------------------------------
@@ -1229,12 +1099,8 @@ def summarize(summaries: dict[str, dict[str, Any]]) -> None:
 
 
 def machine_info() -> list[str]:
-    import tracekit
-
     return [
-        f"python {platform.python_version()} ({sys.executable})",
-        f"{platform.platform()}, {os.cpu_count()} CPUs ({platform.processor() or 'unknown'})",
-        f"tracekit {tracekit.__version__} from {Path(tracekit.__file__).parent}, git {git_state()}",
+        *machine_lines(),
         f"openai {version_of('openai')}, anthropic {version_of('anthropic')}, "
         f"httpx2 {version_of('httpx2')}, pydantic {version_of('pydantic')}",
         f"mlflow-tracing {version_of('mlflow-tracing')}, "
@@ -1260,16 +1126,12 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated sections: openai, anthropic, profile",
     )
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
-    parser.add_argument("--otlp-receiver", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--profile-child", help=argparse.SUPPRESS)
     parser.add_argument("--canned", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--order", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.otlp_receiver:
-        run_otlp_receiver()
-        return 0
     quick = args.quick
     args.rounds = args.rounds or (2 if quick else 4)
     args.calls = args.calls or 5
@@ -1311,11 +1173,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n== {n}. {provider}: µs of CPU per call", flush=True)
                 res = bench_provider(provider, canned, workdir, args, receiver)
                 if receiver is not None and "mlflow" in res.on:
-                    with urllib.request.urlopen(
-                        f"http://127.0.0.1:{receiver.port}/names", timeout=30
-                    ) as r:
-                        names = json.loads(r.read())
-                    print(f"  span names the OTLP receiver saw so far: {', '.join(names)}")
+                    names = ", ".join(receiver.names())
+                    print(f"  span names the OTLP receiver saw so far: {names}")
                 summaries[provider] = report_provider(provider, res)
                 raw[provider] = {
                     "on_us": res.on,
