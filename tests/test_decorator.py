@@ -33,6 +33,30 @@ def test_sync_function_records_inputs_output_and_timing(collected: Any) -> None:
     assert len(span["trace_id"]) == 32
 
 
+def test_output_set_inside_and_none_returned_is_kept(collected: Any) -> None:
+    """A function that sets its span's output itself and returns None keeps that output, sync
+    and async; a function returning a value records the value."""
+
+    @tracekit.trace
+    def sync_step() -> None:
+        tracekit.get_current_span().set_outputs({"rows": 3})
+
+    @tracekit.trace
+    async def async_step() -> None:
+        tracekit.get_current_span().set_outputs("done")
+
+    @tracekit.trace
+    def returns_none() -> None:
+        return None
+
+    sync_step()
+    asyncio.run(async_step())
+    returns_none()
+    assert collected.span("sync_step")["outputs"] == {"rows": 3}
+    assert collected.span("async_step")["outputs"] == "done"
+    assert collected.span("returns_none")["outputs"] is None
+
+
 def test_options_name_type_attributes_and_capture_off(collected: Any) -> None:
     """name/span_type/attributes apply; capture_inputs/capture_output=False record nothing."""
 

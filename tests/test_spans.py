@@ -30,6 +30,19 @@ def test_span_context_manager_api(collected: Any) -> None:
     assert span["status_message"] == "degraded"
 
 
+def test_events_list_starts_empty_and_keeps_every_event(collected: Any) -> None:
+    """A span without events exports an empty list; events added later are all kept, in order,
+    and spans do not share one list."""
+    with tracekit.span("quiet") as quiet:
+        assert list(quiet.events) == []
+    with tracekit.span("busy") as busy:
+        busy.add_event("one")
+        busy.add_event("two")
+    assert list(quiet.events) == []
+    assert collected.span("quiet")["events"] == []
+    assert [e["name"] for e in collected.span("busy")["events"]] == ["one", "two"]
+
+
 def test_record_exception_adds_event_without_failing(collected: Any) -> None:
     """record_exception() keeps the status OK and adds an exception event."""
     with tracekit.span("work") as s:

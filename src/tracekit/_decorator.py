@@ -197,7 +197,9 @@ def _wrap_function(
             raise
         CURRENT_SPAN.reset(token)
         if recording:
-            if capture_output:
+            # None is what an unset output already is; skipping it also keeps an output the
+            # function set itself through get_current_span().set_outputs().
+            if capture_output and result is not None:
                 span.set_outputs(result)
             span.end()
         return result
@@ -229,7 +231,9 @@ def _wrap_coroutine(
             raise
         CURRENT_SPAN.reset(token)
         if recording:
-            if capture_output:
+            # None is what an unset output already is; skipping it also keeps an output the
+            # function set itself through get_current_span().set_outputs().
+            if capture_output and result is not None:
                 span.set_outputs(result)
             span.end()
         return result

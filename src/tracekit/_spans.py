@@ -8,7 +8,7 @@ from contextvars import ContextVar, Token
 from enum import StrEnum
 from random import getrandbits
 from time import time_ns
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from ._internal import internal_error, state, warn_once
 from ._privacy import NONE, REDACTED, is_metadata_attribute
@@ -165,6 +165,9 @@ class Span:
     usage: dict[str, int] | None = None
     cost_usd: float | None = None
     late: bool = False
+    # A tuple until the first add_event(): one GC-tracked list less per span, and finished
+    # spans wait in the export queue long enough for the collector to visit them.
+    events: list[dict[str, Any]] | tuple[()] = ()
     _token: Token[Any] | None = None
 
     is_recording: ClassVar[bool] = True
@@ -184,7 +187,6 @@ class Span:
         self.span_type = span_type
         self.start_time_ns = start_time_ns or time_ns()
         self.attributes: dict[str, Any] = {}
-        self.events: list[dict[str, Any]] = []
         # Always a Trace: the live one while open, a span-less closed copy once the root ended.
         self._trace: Trace = trace
 
@@ -251,7 +253,10 @@ class Span:
                 "time_ns": time_ns(),
                 "attributes": to_jsonable(dict(content), state.max_payload_chars),
             }
-            self.events.append(event)
+            if isinstance(self.events, list):
+                self.events.append(event)
+            else:
+                self.events = [event]
         except Exception:
             internal_error("Span.add_event")
 
@@ -403,7 +408,7 @@ class Span:
             "inputs": self.inputs,
             "outputs": self.outputs,
             "attributes": self.attributes,
-            "events": self.events,
+            "events": self.events or [],
             "model": self.model,
             "provider": self.provider,
             "usage": self.usage,
@@ -539,10 +544,15 @@ class Trace:
 
     def detach_finished(self) -> Trace:
         """Close this trace and move its spans and root into a copy for the exporters."""
-        done = self.closed_copy()
+        done = Trace.__new__(Trace)  # no __init__: its fresh span list would go unused
+        done.trace_id, done.head_sampled, done.closed = self.trace_id, self.head_sampled, True
         done.spans, done.root, done.has_error = self.spans, self.root, self.has_error
-        self.name = done.name
-        self.spans, self.root, self.closed = [], None, True
+        # The live trace keeps what a span started later needs; its (never used again) span
+        # list is a shared empty tuple, not one more object for the cyclic GC to visit.
+        done.name = self.name = self.display_name
+        done.tags, done.metadata = self.tags, self.metadata
+        done.user_id, done.session_id = self.user_id, self.session_id
+        self.spans, self.root, self.closed = _NO_SPANS, None, True
         return done
 
     def closed_copy(self) -> Trace:
@@ -611,20 +621,26 @@ class Trace:
         else:
             start = min(s.start_time_ns for s in spans)
             end = max((s.end_time_ns or s.start_time_ns) for s in spans)
-        usage: dict[str, int] = {}
-        cost: float | None = None
-        models: list[str] = []
-        error_count = 0
-        for s in spans:
-            if s.usage:
-                for key, value in s.usage.items():
-                    usage[key] = usage.get(key, 0) + value
-            if s.cost_usd is not None:
-                cost = s.cost_usd if cost is None else cost + s.cost_usd
-            if s.model and s.model not in models:
-                models.append(s.model)
-            if s.status == "ERROR":
-                error_count += 1
+        usage: dict[str, int]
+        cost: float | None
+        if len(spans) == 1:  # most traces: one decorated call or one LLM call
+            only = spans[0]
+            usage = dict(only.usage) if only.usage else {}
+            cost = only.cost_usd
+            models = [only.model] if only.model else []
+            error_count = 1 if only.status == "ERROR" else 0
+        else:
+            usage, cost, models, error_count = {}, None, [], 0
+            for s in spans:
+                if s.usage:
+                    for key, value in s.usage.items():
+                        usage[key] = usage.get(key, 0) + value
+                if s.cost_usd is not None:
+                    cost = s.cost_usd if cost is None else cost + s.cost_usd
+                if s.model and s.model not in models:
+                    models.append(s.model)
+                if s.status == "ERROR":
+                    error_count += 1
         return {
             "schema_version": SCHEMA_VERSION,
             "trace_id": self.trace_id,
@@ -645,6 +661,8 @@ class Trace:
             "late": self.late,
         }
 
+
+_NO_SPANS: list[Span] = cast("list[Span]", ())  # a closed live trace's spans: never appended to
 
 _CONTENT_FIELDS = ("inputs", "outputs", "attributes", "events")
 

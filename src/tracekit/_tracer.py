@@ -200,7 +200,8 @@ def _submit(trace: Trace) -> None:
         pipeline = state.pipeline
         if pipeline is None:
             return
-    pipeline.submit(trace)
+    for worker in pipeline.workers:  # ExportPipeline.submit, inlined: once per trace
+        worker.submit(trace)
 
 
 # -- public front doors ----------------------------------------------------------------
