@@ -97,7 +97,10 @@ class Usage:
             reasoning (thinking) tokens, as the providers do.
         cached_tokens: OpenAI `cached_tokens`; Anthropic `cache_read_input_tokens`.
         cache_write_tokens: OpenAI `cache_write_tokens`; Anthropic
-            `cache_creation_input_tokens` (reported as 5-minute ephemeral writes).
+            `cache_creation_input_tokens` (reported as 5-minute ephemeral writes, less
+            `cache_write_1h_tokens`).
+        cache_write_1h_tokens: Anthropic only: the part of `cache_write_tokens` reported as
+            1-hour ephemeral writes (`cache_creation.ephemeral_1h_input_tokens`).
         reasoning_tokens: OpenAI `reasoning_tokens`; Anthropic
             `output_tokens_details.thinking_tokens`. Estimated from `Reply.thinking`.
 
@@ -111,6 +114,7 @@ class Usage:
     cached_tokens: int | None = None
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -718,6 +722,7 @@ class _Tokens(NamedTuple):
     cached: int
     cache_write: int
     reasoning: int
+    cache_write_1h: int = 0
 
 
 class _Call(NamedTuple):
@@ -759,7 +764,8 @@ def _make_call(body: _Json, reply: Reply, provider: _Provider, request_id: str) 
         input_tokens = max(1, _estimate("".join(_request_texts(body))))
         if provider == "openai":  # OpenAI counts cached prompt tokens inside the total
             input_tokens += cached + cache_write
-    tokens = _Tokens(input_tokens, output, cached, cache_write, reasoning)
+    write_1h = min(usage.cache_write_1h_tokens or 0, cache_write)
+    tokens = _Tokens(input_tokens, output, cached, cache_write, reasoning, write_1h)
     return _Call(provider, body, reply, request_id, text, tools, tokens, int(time.time()))
 
 
@@ -1334,8 +1340,8 @@ def _anthropic_usage(tokens: _Tokens, *, output_tokens: int | None = None) -> _J
         "cache_creation_input_tokens": tokens.cache_write,
         "cache_read_input_tokens": tokens.cached,
         "cache_creation": {
-            "ephemeral_5m_input_tokens": tokens.cache_write,
-            "ephemeral_1h_input_tokens": 0,
+            "ephemeral_5m_input_tokens": tokens.cache_write - tokens.cache_write_1h,
+            "ephemeral_1h_input_tokens": tokens.cache_write_1h,
         },
         "service_tier": "standard",
     }

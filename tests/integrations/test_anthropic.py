@@ -385,3 +385,191 @@ def test_executor_task_is_child(server: FakeLLMServer, client: Any, collected: A
         )
     spans = llm_spans(collected)
     assert [s["parent_span_id"] for s in spans] == [parent.span_id, parent.span_id]
+
+
+def test_streams_carry_request_id_stop_reason_and_model(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """Streamed calls (raw create, the helper, beta) record the request id from the response
+    headers, the stop reason and the model the API answered with."""
+    server.queue(
+        Reply(text="one", model="claude-sonnet-4-6-20260101", request_id="req_s1"),
+        Reply(text="two", request_id="req_s2", finish_reason="max_tokens"),
+        Reply(text="three", request_id="req_s3"),
+    )
+    for _ in client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES, stream=True):
+        pass
+    with client.messages.stream(model=MODEL, max_tokens=64, messages=MESSAGES) as stream:
+        stream.get_final_message()
+    with client.beta.messages.stream(model=MODEL, max_tokens=64, messages=MESSAGES) as stream:
+        assert "".join(stream.text_stream) == "three"
+    spans = llm_spans(collected)
+    assert [s["attributes"]["tracekit.request_id"] for s in spans] == ["req_s1", "req_s2", "req_s3"]
+    assert [s["attributes"]["gen_ai.response.finish_reasons"] for s in spans] == [
+        ["end_turn"],
+        ["max_tokens"],
+        ["end_turn"],
+    ]
+    assert spans[0]["attributes"]["gen_ai.response.model"] == "claude-sonnet-4-6-20260101"
+    assert spans[0]["attributes"]["gen_ai.request.model"] == MODEL
+
+
+def test_cancelled_stream_keeps_partial_output_without_placeholder_usage(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """A stream left before its message_delta: partial text, a cancelled finish reason, the
+    input count from message_start, but no output count (a placeholder there) and no cost."""
+    server.queue(Reply(text="alpha beta gamma delta epsilon", usage=Usage(input_tokens=30)))
+    stream = client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES, stream=True)
+    for i, _event in enumerate(stream):
+        if i == 3:  # message_start, content_block_start, two text deltas
+            break
+    stream.close()
+    span = one_llm_span(collected)
+    assert span["outputs"]["content"] == [{"type": "text", "text": "alpha beta "}]
+    assert span["attributes"]["gen_ai.response.finish_reasons"] == ["cancelled"]
+    assert span["usage"]["input_tokens"] == 30
+    assert "output_tokens" not in span["usage"] and "total_tokens" not in span["usage"]
+    assert span["cost_usd"] is None
+
+
+def test_cache_write_ttl_split(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """5-minute and 1-hour cache writes are kept apart and priced at their own rates."""
+    from tracekit._pricing import price_table
+
+    server.queue(
+        Reply(
+            text="cached",
+            usage=Usage(
+                input_tokens=10, output_tokens=5, cache_write_tokens=1000, cache_write_1h_tokens=600
+            ),
+        )
+    )
+    client.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+    span = one_llm_span(collected)
+    usage = span["usage"]
+    assert usage["input_tokens"] == 1010
+    assert usage["cache_write_tokens"] == 1000
+    assert (usage["cache_write_5m_tokens"], usage["cache_write_1h_tokens"]) == (400, 600)
+    price = price_table().lookup("anthropic", MODEL)
+    assert price is not None and price["cache_write_1h"] > price["cache_write_5m"]
+    expected = (
+        10 * price["input"]
+        + 400 * price["cache_write_5m"]
+        + 600 * price["cache_write_1h"]
+        + 5 * price["output"]
+    ) / 1e6
+    assert span["cost_usd"] == pytest.approx(expected)
+
+
+def test_error_details_and_retries_stay_one_span(server: FakeLLMServer, collected: Any) -> None:
+    """An error span holds the API's message and error type; an SDK retry after a 529 is
+    part of the same span, which ends OK."""
+    server.queue(Reply(error_status=529, error_message="busy right now"), Reply(text="after"))
+    with anthropic.Anthropic(
+        base_url=server.anthropic_base_url, api_key=API_KEY, max_retries=1
+    ) as retrying:
+        message = retrying.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+    assert message.content[0].text == "after"
+    assert len(server.requests) == 2
+    span = one_llm_span(collected)
+    assert span["status"] == "OK"
+    assert span["outputs"]["content"][0]["text"] == "after"
+
+    collected.exporter.clear()
+    server.queue(Reply(error_status=429, error_message="slow down please"))
+    with anthropic.Anthropic(
+        base_url=server.anthropic_base_url, api_key=API_KEY, max_retries=0
+    ) as once:
+        with pytest.raises(anthropic.RateLimitError) as info:
+            once.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+    span = one_llm_span(collected)
+    assert "slow down please" in span["error"]["message"]
+    assert span["error"]["message"] == str(info.value)
+    assert span["attributes"]["tracekit.error.type"] == "rate_limit_error"
+
+
+def test_count_tokens_is_not_traced(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """count_tokens is documented as not traced: it keeps working and makes no span."""
+    if not hasattr(client.messages, "count_tokens"):
+        pytest.skip("this anthropic release has no messages.count_tokens")
+    result = client.messages.count_tokens(model=MODEL, messages=MESSAGES)
+    assert result.input_tokens > 0
+    tracekit.flush()
+    assert llm_spans(collected) == []
+
+
+def test_raw_streamed_responses(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """with_raw_response / with_streaming_response with stream=True: the events still arrive
+    and each call is one span with the whole text."""
+    server.queue(Reply(text="raw stream"), Reply(text="streaming stream"))
+    raw = client.messages.with_raw_response.create(
+        model=MODEL, max_tokens=64, messages=MESSAGES, stream=True
+    )
+    assert raw.headers.get("request-id")
+    kinds = [event.type for event in raw.parse()]
+    assert kinds[-1] == "message_stop"
+    with client.messages.with_streaming_response.create(
+        model=MODEL, max_tokens=64, messages=MESSAGES, stream=True
+    ) as response:
+        events = list(response.parse())
+    assert events[-1].type == "message_stop"
+    spans = llm_spans(collected)
+    assert [s["outputs"]["content"][0]["text"] for s in spans] == ["raw stream", "streaming stream"]
+
+
+def test_async_raw_parse_beta_text_stream_and_errors(
+    server: FakeLLMServer, aclient: Any, collected: Any
+) -> None:
+    """The async client: with_raw_response (its parse() is a coroutine), with_streaming_response,
+    parse, beta, the helper's text_stream, and an error re-raised as the same object."""
+
+    class City(pydantic.BaseModel):
+        name: str
+
+    server.queue(
+        Reply(text="raw async", request_id="req_raw"),
+        Reply(text="streaming async"),
+        Reply(text='{"name": "Lima"}'),
+        Reply(text="beta async"),
+        Reply(text="text stream async"),
+        Reply(error_status=529, error_message="overloaded"),
+    )
+    caught: list[BaseException] = []
+
+    async def main() -> None:
+        raw = await aclient.messages.with_raw_response.create(
+            model=MODEL, max_tokens=64, messages=MESSAGES
+        )
+        assert (await raw.parse()).content[0].text == "raw async"
+        async with aclient.messages.with_streaming_response.create(
+            model=MODEL, max_tokens=64, messages=MESSAGES
+        ) as response:
+            assert (await response.parse()).content[0].text == "streaming async"
+        if hasattr(aclient.messages, "parse"):
+            parsed = await aclient.messages.parse(
+                model=MODEL, max_tokens=64, messages=MESSAGES, output_format=City
+            )
+            assert parsed.parsed_output == City(name="Lima")
+        else:
+            await aclient.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+        await aclient.beta.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+        async with aclient.messages.stream(model=MODEL, max_tokens=64, messages=MESSAGES) as s:
+            assert "".join([t async for t in s.text_stream]) == "text stream async"
+        try:
+            await aclient.messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+        except anthropic.APIStatusError as exc:
+            caught.append(exc)
+        await aclient.close()
+
+    asyncio.run(main())
+    spans = llm_spans(collected)
+    assert len(spans) == 6
+    assert spans[0]["outputs"]["content"][0]["text"] == "raw async"
+    assert spans[0]["usage"]["output_tokens"] > 0
+    assert spans[0]["attributes"]["tracekit.request_id"] == "req_raw"
+    assert spans[1]["outputs"]["content"][0]["text"] == "streaming async"
+    assert spans[3]["outputs"]["content"][0]["text"] == "beta async"
+    assert spans[4]["outputs"]["content"][0]["text"] == "text stream async"
+    assert caught and spans[5]["status"] == "ERROR"
+    assert spans[5]["attributes"]["http.response.status_code"] == 529

@@ -327,6 +327,41 @@ def test_with_raw_response_stream(server: FakeLLMServer, client: Any, collected:
     assert one_llm_span(collected)["outputs"]["content"] == "streamed raw"
 
 
+def test_streams_and_async_raw_responses_carry_request_id(
+    server: FakeLLMServer, client: Any, aclient: Any, collected: Any
+) -> None:
+    """Streamed calls take the request id from the response headers; an async
+    with_raw_response is traced once with its output."""
+    server.queue(
+        Reply(text="streamed", request_id="req_stream"),
+        Reply(text="responses streamed", request_id="req_resp"),
+        Reply(text="async raw", request_id="req_araw"),
+    )
+    for _ in client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
+        pass
+    for _ in client.responses.create(model="gpt-4.1", input="Hi", stream=True):
+        pass
+
+    async def main() -> None:
+        raw = await aclient.chat.completions.with_raw_response.create(
+            model=MODEL, messages=MESSAGES
+        )
+        parsed = raw.parse()
+        if asyncio.iscoroutine(parsed):
+            parsed = await parsed
+        assert parsed.choices[0].message.content == "async raw"
+        await aclient.close()
+
+    asyncio.run(main())
+    spans = llm_spans(collected)
+    assert [s["attributes"]["tracekit.request_id"] for s in spans] == [
+        "req_stream",
+        "req_resp",
+        "req_araw",
+    ]
+    assert spans[2]["outputs"]["content"] == "async raw"
+
+
 def test_with_streaming_response(server: FakeLLMServer, client: Any, collected: Any) -> None:
     """with_streaming_response works as a context manager and is traced once, with usage."""
     server.queue(Reply(text="streaming resp", usage=Usage(input_tokens=4, output_tokens=2)))

@@ -7,6 +7,7 @@ current, recording errors, wrapping streams and raw responses, and ending it exa
 
 from __future__ import annotations
 
+import inspect
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -149,7 +150,16 @@ class Operation:
 class LLMCall:
     """One traced request: its span, options and timing."""
 
-    __slots__ = ("chunks", "done", "first_chunk_ns", "op", "options", "span", "stream_state")
+    __slots__ = (
+        "chunks",
+        "done",
+        "first_chunk_ns",
+        "op",
+        "options",
+        "span",
+        "stream_state",
+        "unpriced",
+    )
 
     def __init__(self, op: Operation, options: Options, span: Span) -> None:
         self.op = op
@@ -159,6 +169,7 @@ class LLMCall:
         self.chunks = 0
         self.first_chunk_ns: int | None = None
         self.stream_state: StreamState | None = None
+        self.unpriced = False  # the usage is incomplete: record no cost rather than a wrong one
 
     # -- helpers for provider modules -----------------------------------------------------
 
@@ -186,8 +197,8 @@ class LLMCall:
 
     def set_usage(self, usage: Mapping[str, int | None]) -> None:
         clean = {k: int(v) for k, v in usage.items() if v is not None}
-        if "total_tokens" not in clean and "input_tokens" in clean:
-            clean["total_tokens"] = clean["input_tokens"] + clean.get("output_tokens", 0)
+        if "total_tokens" not in clean and "input_tokens" in clean and "output_tokens" in clean:
+            clean["total_tokens"] = clean["input_tokens"] + clean["output_tokens"]
         self.span.usage = clean or None
 
     def set_model(self, model: str | None) -> None:
@@ -202,7 +213,8 @@ class LLMCall:
             return
         self.done = True
         span = self.span
-        span.cost_usd = cost_usd(self.op.provider, span.model, span.usage)
+        if not self.unpriced:
+            span.cost_usd = cost_usd(self.op.provider, span.model, span.usage)
         span.end()
 
     def fail(self, exc: BaseException) -> None:
@@ -338,22 +350,69 @@ def _succeed(call: LLMCall, result: Any, kwargs: dict[str, Any]) -> Any:
 def _wrap_stream(call: LLMCall, stream: Any, kwargs: dict[str, Any]) -> Any:
     new_stream = call.op.new_stream
     call.stream_state = new_stream(call, kwargs) if new_stream is not None else None
+    if "tracekit.request_id" not in call.span.attributes:
+        call.set("tracekit.request_id", _header_request_id(getattr(stream, "response", None)))
     if hasattr(stream, "__aiter__"):
         return AsyncStreamProxy(stream, call)
     return StreamProxy(stream, call)
 
 
-def _wrap_raw(call: LLMCall, raw: Any, kwargs: dict[str, Any]) -> Any:
+def _header_request_id(response: Any) -> str | None:
+    """The request id header of an HTTP response (OpenAI: x-request-id, Anthropic: request-id)."""
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    found = headers.get("request-id") or headers.get("x-request-id")
+    return found if isinstance(found, str) else None
+
+
+def _parse_raw_now(raw: Any, kwargs: Mapping[str, Any]) -> bool:
+    """Whether ``raw`` is a with_raw_response result with a complete (not streamed) body.
+
+    parse() is cached per type, so parsing it here is invisible to the caller, who gets the
+    very same object back (the SDK has read such a body already)."""
     headers = kwargs.get("extra_headers") or {}
     mode = headers.get("X-Stainless-Raw-Response") if isinstance(headers, Mapping) else None
-    if mode in ("true", "raw") and not kwargs.get("stream") and not hasattr(raw, "__aenter__"):
-        # with_raw_response: parse() is cached per type, so parsing here is invisible to the
-        # caller, who gets the very same object back (the SDK reads such a body anyway).
-        call.op.record_response(call, raw.parse())
+    return mode in ("true", "raw") and not kwargs.get("stream")
+
+
+def _is_async_response(raw: Any) -> bool:
+    # AsyncAPIResponse has no __aenter__ (only its context manager does); its parse() is async.
+    return inspect.iscoroutinefunction(getattr(type(raw), "parse", None))
+
+
+def _record_parsed(call: LLMCall, raw: Any, parsed: Any) -> Any:
+    try:
+        call.op.record_response(call, parsed)
         call.set("tracekit.request_id", getattr(raw, "request_id", None))
-        call.end()
-        return raw
+    except Exception:
+        internal_error(f"{call.op.provider} {call.op.name} raw response")
+    call.end()
+    return raw
+
+
+def _wrap_raw(call: LLMCall, raw: Any, kwargs: dict[str, Any]) -> Any:
+    if _parse_raw_now(raw, kwargs) and not _is_async_response(raw):
+        return _record_parsed(call, raw, raw.parse())
     return RawResponseProxy(raw, call, kwargs)
+
+
+async def _succeed_async(call: LLMCall, result: Any, kwargs: dict[str, Any]) -> Any:
+    """_succeed for an async client: an async with_raw_response body is parsed here, where it
+    can be awaited, like the sync one."""
+    try:
+        raw = call.op.classify(result) == "raw" and _parse_raw_now(result, kwargs)
+        if raw and _is_async_response(result):
+            parsed = await result.parse()
+            return _record_parsed(call, result, parsed)
+    except Exception:
+        internal_error(f"{call.op.provider} {call.op.name} raw response")
+        call.end()
+        return result
+    except BaseException:  # the task was cancelled while the body was parsed
+        call.end()
+        raise
+    return _succeed(call, result, kwargs)
 
 
 def run_sync(
@@ -401,7 +460,7 @@ async def run_async(
         raise
     CURRENT_SPAN.reset(token)
     _IN_LLM_CALL.reset(guard)
-    return _succeed(call, result, sdk_kwargs)
+    return await _succeed_async(call, result, sdk_kwargs)
 
 
 def sync_wrapper(op: Operation, options: Options) -> Callable[..., Any]:

@@ -197,6 +197,7 @@ class _MessageStream(StreamState):
         self.parts: dict[int, list[str]] = {}
         self.stop_reason: str | None = None
         self.usage: dict[str, Any] = {}
+        self.final_counts = False  # a message_delta arrived: output_tokens is the real count
 
     def on_chunk(self, chunk: Any) -> bool:
         kind = getattr(chunk, "type", None)
@@ -218,6 +219,7 @@ class _MessageStream(StreamState):
         elif kind == "message_delta":
             self.stop_reason = getattr(chunk.delta, "stop_reason", None) or self.stop_reason
             self._take_usage(getattr(chunk, "usage", None))
+            self.final_counts = True
         return False
 
     def _take_usage(self, usage: Any) -> None:
@@ -253,6 +255,11 @@ class _MessageStream(StreamState):
                     block["input"] = text
             blocks.append(block)
         usage = normalise_usage(_UsageView(self.usage)) if self.usage else None
+        if usage is not None and not self.final_counts:
+            # Ended before message_delta: message_start's output count is a placeholder, and
+            # what the cut-off reply is billed for is unknown, so no output count and no cost.
+            usage["output_tokens"] = None
+            call.unpriced = True
         _record_message(call, self.id, self.model, blocks, self.stop_reason, usage)
 
 
