@@ -450,9 +450,17 @@ def test_cache_write_ttl_split(server: FakeLLMServer, client: Any, collected: An
     usage = span["usage"]
     assert usage["input_tokens"] == 1010
     assert usage["cache_write_tokens"] == 1000
-    assert (usage["cache_write_5m_tokens"], usage["cache_write_1h_tokens"]) == (400, 600)
     price = price_table().lookup("anthropic", MODEL)
-    assert price is not None and price["cache_write_1h"] > price["cache_write_5m"]
+    assert price is not None
+    if "cache_creation" not in anthropic.types.Usage.model_fields:
+        # Older releases drop the TTL split: every write is priced at the 5-minute rate.
+        expected = (
+            10 * price["input"] + 1000 * price["cache_write_5m"] + 5 * price["output"]
+        ) / 1e6
+        assert span["cost_usd"] == pytest.approx(expected)
+        return
+    assert (usage["cache_write_5m_tokens"], usage["cache_write_1h_tokens"]) == (400, 600)
+    assert price["cache_write_1h"] > price["cache_write_5m"]
     expected = (
         10 * price["input"]
         + 400 * price["cache_write_5m"]
@@ -541,7 +549,10 @@ def test_async_raw_parse_beta_text_stream_and_errors(
         raw = await aclient.messages.with_raw_response.create(
             model=MODEL, max_tokens=64, messages=MESSAGES
         )
-        assert (await raw.parse()).content[0].text == "raw async"
+        parsed = raw.parse()  # a coroutine on current releases, a value on older ones
+        if asyncio.iscoroutine(parsed):
+            parsed = await parsed
+        assert parsed.content[0].text == "raw async"
         async with aclient.messages.with_streaming_response.create(
             model=MODEL, max_tokens=64, messages=MESSAGES
         ) as response:

@@ -24,6 +24,13 @@ from tracekit.testing import FakeLLMServer, Reply, ToolCall, Usage  # noqa: E402
 API_KEY = "sk-test-DO-NOT-RECORD-1234567890abcdef"
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Say hello"}]
+TOOLS_R = [  # a Responses API function tool
+    {
+        "type": "function",
+        "name": "lookup",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
+    }
+]
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +225,54 @@ def test_stream_usage_option_injects_and_hides(
     assert span["attributes"]["tracekit.stream.usage_injected"] is True
 
 
+def test_stream_usage_keeps_a_usage_chunk_the_caller_asked_for(
+    server: FakeLLMServer, client: Any, aclient: Any, collected: Any
+) -> None:
+    """With stream_usage=True, a caller who set include_usage still gets the usage chunk; the
+    injected one is hidden from async streams and legacy completions too."""
+    tracekit.openai.autolog(stream_usage=True)
+    server.queue(Reply(text="mine", usage=Usage(input_tokens=7, output_tokens=1)))
+    server.queue(Reply(text="async", usage=Usage(input_tokens=8, output_tokens=1)))
+    server.queue(Reply(text="legacy", usage=Usage(input_tokens=6, output_tokens=1)))
+    chunks = list(
+        client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert not chunks[-1].choices and chunks[-1].usage.prompt_tokens == 7
+
+    async def main() -> list[Any]:
+        stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        got = [chunk async for chunk in stream]
+        await aclient.close()
+        return got
+
+    assert all(c.choices for c in asyncio.run(main()))
+    legacy = list(
+        client.completions.create(model="gpt-3.5-turbo-instruct", prompt="x", stream=True)
+    )
+    assert all(c.choices for c in legacy)
+    spans = llm_spans(collected)
+    assert [s["usage"]["input_tokens"] for s in spans] == [7, 8, 6]
+    assert "tracekit.stream.usage_injected" not in spans[0]["attributes"]
+    assert spans[1]["attributes"]["tracekit.stream.usage_injected"] is True
+
+
+def test_time_to_first_token_counts_from_the_first_content(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """Role-only chunks and bookkeeping events come before the first token; they do not count."""
+    delay = 0.2  # before each content chunk, not before the role chunk / response.created
+    server.queue(Reply(text="slow words", chunk_delay_s=delay))
+    server.queue(Reply(text="slow words", chunk_delay_s=delay))
+    for _ in client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
+        pass
+    for _ in client.responses.create(model="gpt-4.1", input="Hi", stream=True):
+        pass
+    for span in llm_spans(collected):
+        assert span["attributes"]["tracekit.stream.time_to_first_token_ms"] >= delay * 1000 * 0.9
+
+
 def test_stream_break_and_close_ends_span_as_cancelled(
     server: FakeLLMServer, client: Any, collected: Any
 ) -> None:
@@ -268,6 +323,81 @@ def test_mid_stream_error_is_recorded_and_reraised(
     assert "boom" in span["error"]["message"]
     assert span["error"]["type"].endswith(type(info.value).__qualname__)
     assert span["outputs"]["content"]  # partial output kept
+
+
+def test_responses_stream_error_event_fails_the_span(
+    server: FakeLLMServer, client: Any, aclient: Any, collected: Any
+) -> None:
+    """A Responses `error` event is yielded, not raised: the span still ends as an error with
+    the API's code and message, sync and async, and keeps the partial text."""
+    for _ in range(2):
+        server.queue(Reply(text="partial answer here", fail_after_chunks=2, error_message="boom"))
+    events = list(client.responses.create(model="gpt-4.1", input="x", stream=True))
+    assert events  # the caller saw the events, the error one included
+
+    async def main() -> None:
+        stream = await aclient.responses.create(model="gpt-4.1", input="x", stream=True)
+        async for _event in stream:
+            pass
+        await aclient.close()
+
+    asyncio.run(main())
+    spans = llm_spans(collected)
+    assert len(spans) == 2
+    for span in spans:
+        assert span["status"] == "ERROR"
+        assert span["status_message"] == "boom"
+        assert span["error"] == {"type": "server_error", "message": "boom", "stacktrace": None}
+        assert span["outputs"]["partial_text"]
+
+
+def test_responses_stream_cancelled_mid_tool_call_keeps_the_arguments_so_far(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """A Responses stream closed while a function call's arguments stream in records the call
+    with the arguments received; a complete one records them whole."""
+    call = ToolCall("lookup", {"query": "a fairly long query string to split"}, id="call_r1")
+    server.queue(Reply(tool_calls=[call]), Reply(tool_calls=[call]))
+    stream = client.responses.create(model="gpt-4.1", input="x", stream=True, tools=TOOLS_R)
+    for event in stream:
+        if event.type == "response.function_call_arguments.delta":
+            break
+    stream.close()
+    for _ in client.responses.create(model="gpt-4.1", input="x", stream=True, tools=TOOLS_R):
+        pass
+    cut, whole = llm_spans(collected)
+    assert cut["attributes"]["tracekit.stream.cancelled"] is True
+    [partial] = cut["attributes"]["tracekit.tool_calls"]
+    assert partial["id"] == "call_r1" and partial["name"] == "lookup"
+    assert '{"query": "a fairly long query string to split"}'.startswith(partial["arguments"])
+    [full] = whole["attributes"]["tracekit.tool_calls"]
+    assert json.loads(full["arguments"]) == {"query": "a fairly long query string to split"}
+
+
+def test_cancelled_task_ends_an_async_stream_as_cancelled(
+    server: FakeLLMServer, aclient: Any, collected: Any
+) -> None:
+    """A task cancelled while it reads a stream: the span ends cancelled, not failed, and the
+    CancelledError still reaches the task."""
+    server.queue(Reply(text="one two three four five six", chunk_delay_s=0.2))
+
+    async def reader() -> None:
+        stream = await aclient.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        async for _chunk in stream:
+            pass
+
+    async def main() -> None:
+        task = asyncio.create_task(reader())
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await aclient.close()
+
+    asyncio.run(main())
+    span = one_llm_span(collected)
+    assert span["status"] == "OK"
+    assert span["attributes"]["gen_ai.response.finish_reasons"] == ["cancelled"]
 
 
 def test_parse_helper_one_span(server: FakeLLMServer, client: Any, collected: Any) -> None:
@@ -546,6 +676,38 @@ def test_autolog_idempotent_and_disable_restores_originals(
     assert Completions.__dict__["create"] is original
     client.chat.completions.create(model=MODEL, messages=MESSAGES)
     assert len(llm_spans(collected)) == 1
+
+
+def test_every_patched_method_is_wrapped_once_and_restored() -> None:
+    """Every method of the patch list: one wrapper while on, the very original after disable."""
+    import importlib
+
+    import wrapt
+
+    from tracekit.integrations.openai import _patch_list
+
+    tracekit.openai.autolog(disable=True)
+    targets = []
+    for patch in _patch_list():
+        try:
+            owner = importlib.import_module(patch.module)
+        except ImportError:
+            continue  # an older release without this module
+        class_name, method = patch.target.split(".")
+        cls = getattr(owner, class_name, None)
+        if cls is not None and method in cls.__dict__:
+            targets.append((cls, method, cls.__dict__[method]))
+    assert len(targets) >= 10
+    tracekit.openai.autolog()
+    tracekit.openai.autolog()
+    for cls, method, original in targets:
+        wrapper = cls.__dict__[method]
+        assert isinstance(wrapper, wrapt.FunctionWrapper), (cls, method)
+        assert wrapper.__wrapped__ is original, (cls, method)  # not wrapped twice
+    tracekit.openai.autolog(disable=True)
+    for cls, method, original in targets:
+        assert cls.__dict__[method] is original, (cls, method)
+    tracekit.openai.autolog()
 
 
 def test_client_created_before_autolog(server: FakeLLMServer, collected: Any) -> None:

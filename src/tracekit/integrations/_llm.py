@@ -7,6 +7,7 @@ current, recording errors, wrapping streams and raw responses, and ending it exa
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 import time
@@ -119,7 +120,13 @@ def check_content_mode(mode: str | None) -> str | None:
 
 
 class StreamState:
-    """Accumulates what a stream's chunks say; one per streamed call."""
+    """Accumulates what a stream's chunks say; one per streamed call.
+
+    ``first_token_ns`` is set by ``on_chunk`` at the first chunk that carries generated content
+    (text, tool arguments, reasoning, a refusal): role-only and bookkeeping events come first.
+    """
+
+    first_token_ns: int | None = None
 
     def on_chunk(self, chunk: Any) -> bool:
         """Take in one chunk; return True to hide it from the user (injected usage chunk)."""
@@ -159,6 +166,7 @@ class LLMCall:
         "span",
         "stream_state",
         "unpriced",
+        "usage_injected",
     )
 
     def __init__(self, op: Operation, options: Options, span: Span) -> None:
@@ -170,6 +178,7 @@ class LLMCall:
         self.first_chunk_ns: int | None = None
         self.stream_state: StreamState | None = None
         self.unpriced = False  # the usage is incomplete: record no cost rather than a wrong one
+        self.usage_injected = False  # tracekit added stream_options.include_usage
 
     # -- helpers for provider modules -----------------------------------------------------
 
@@ -246,10 +255,11 @@ class LLMCall:
         try:
             span = self.span
             span.set_attribute("tracekit.stream.chunks", self.chunks)
-            if self.first_chunk_ns is not None:
+            state_ = self.stream_state
+            first = self.first_chunk_ns if state_ is None else state_.first_token_ns
+            if first is not None:
                 span.set_attribute(
-                    "tracekit.stream.time_to_first_token_ms",
-                    (self.first_chunk_ns - span.start_time_ns) / 1e6,
+                    "tracekit.stream.time_to_first_token_ms", (first - span.start_time_ns) / 1e6
                 )
             if cancelled:
                 span.set_attribute("tracekit.stream.cancelled", True)
@@ -565,6 +575,9 @@ class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
                 chunk = await self.__wrapped__.__anext__()
             except StopAsyncIteration:
                 call.finish_stream(cancelled=False)
+                raise
+            except asyncio.CancelledError:  # the task was cancelled: the stream was, too
+                call.finish_stream(cancelled=True)
                 raise
             except BaseException as exc:
                 call.finish_stream(cancelled=False, exc=exc)

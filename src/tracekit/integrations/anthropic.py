@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, Literal
 
 from tracekit._internal import internal_error
@@ -183,7 +184,12 @@ def _response(call: LLMCall, message: Any) -> None:
 def _record_error(call: LLMCall, exc: BaseException) -> None:
     call.set("http.response.status_code", getattr(exc, "status_code", None))
     call.set("tracekit.request_id", getattr(exc, "request_id", None))
-    call.set("tracekit.error.type", getattr(exc, "type", None))
+    error_type = getattr(exc, "type", None)
+    if error_type is None:  # older releases keep it only in the error body
+        body = getattr(exc, "body", None)
+        detail = body.get("error") if isinstance(body, dict) else None
+        error_type = detail.get("type") if isinstance(detail, dict) else None
+    call.set("tracekit.error.type", error_type)
     call.set("tracekit.error.code", getattr(exc, "error_code", None))
 
 
@@ -209,6 +215,8 @@ class _MessageStream(StreamState):
                 or getattr(delta, "thinking", None)
             )
             if piece:
+                if self.first_token_ns is None:
+                    self.first_token_ns = time.time_ns()
                 self.parts.setdefault(chunk.index, []).append(piece)
         elif kind == "content_block_start":
             self.blocks[chunk.index] = _block_record(chunk.content_block)

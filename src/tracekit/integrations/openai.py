@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -137,6 +138,7 @@ def _inject_stream_usage(call: LLMCall, kwargs: dict[str, Any]) -> dict[str, Any
     if given(kwargs.get("stream_options")):
         return kwargs  # the caller decided; leave it alone
     call.set("tracekit.stream.usage_injected", True)
+    call.usage_injected = True
     return {**kwargs, "stream_options": {"include_usage": True}}
 
 
@@ -288,9 +290,8 @@ class _ChatStream(StreamState):
     """Rebuilds the assistant message(s), tool calls and usage from chat chunks."""
 
     def __init__(self, call: LLMCall, kwargs: dict[str, Any]) -> None:
-        self.hide_usage_chunk = bool(call.options.stream_usage) and kwargs.get(
-            "stream_options"
-        ) == {"include_usage": True}
+        # Only the chunk tracekit asked for: a caller who set include_usage gets theirs.
+        self.hide_usage_chunk = call.usage_injected
         self.text: dict[int, list[str]] = {}
         self.tools: dict[int, dict[int, dict[str, Any]]] = {}
         self.reasons: dict[int, str] = {}
@@ -312,6 +313,10 @@ class _ChatStream(StreamState):
             delta = choice.delta
             index = choice.index
             if delta is not None:
+                if self.first_token_ns is None and (
+                    delta.content or delta.tool_calls or getattr(delta, "refusal", None)
+                ):
+                    self.first_token_ns = time.time_ns()
                 if delta.content:
                     self.text.setdefault(index, []).append(delta.content)
                 for tool in delta.tool_calls or ():
@@ -361,9 +366,8 @@ class _ChatStream(StreamState):
 
 class _CompletionStream(StreamState):
     def __init__(self, call: LLMCall, kwargs: dict[str, Any]) -> None:
-        self.hide_usage_chunk = bool(call.options.stream_usage) and kwargs.get(
-            "stream_options"
-        ) == {"include_usage": True}
+        # Only the chunk tracekit asked for: a caller who set include_usage gets theirs.
+        self.hide_usage_chunk = call.usage_injected
         self.text: dict[int, list[str]] = {}
         self.reasons: dict[int, str] = {}
         self.last: Any = None
@@ -379,6 +383,8 @@ class _CompletionStream(StreamState):
             return self.hide_usage_chunk and usage is not None
         for choice in choices:
             if choice.text:
+                if self.first_token_ns is None:
+                    self.first_token_ns = time.time_ns()
                 self.text.setdefault(choice.index, []).append(choice.text)
             if choice.finish_reason:
                 self.reasons[choice.index] = choice.finish_reason
@@ -403,21 +409,36 @@ class _ResponsesStream(StreamState):
         self.final: Any = None
         self.started: Any = None
         self.text: list[str] = []
-        self.items: list[Any] = []
-        self.error: Any = None
+        self.items: dict[int, Any] = {}  # output_index -> finished item
+        self.open_calls: dict[int, Any] = {}  # output_index -> function_call item being streamed
+        self.arguments: dict[int, list[str]] = {}
+        self.error: dict[str, Any] | None = None
 
     def on_chunk(self, chunk: Any) -> bool:
-        kind = getattr(chunk, "type", "")
+        kind = getattr(chunk, "type", None)
         if kind in ("response.completed", "response.incomplete", "response.failed"):
             self.final = chunk.response
         elif kind == "response.created":
             self.started = chunk.response
-        elif kind == "response.output_text.delta":
-            self.text.append(chunk.delta)
+        elif kind in _TOKEN_EVENTS:
+            if self.first_token_ns is None:
+                self.first_token_ns = time.time_ns()
+            if kind == "response.output_text.delta":
+                self.text.append(chunk.delta)
+            elif kind == "response.function_call_arguments.delta":
+                self.arguments.setdefault(chunk.output_index, []).append(chunk.delta)
+        elif kind == "response.output_item.added":
+            if getattr(chunk.item, "type", None) == "function_call":
+                self.open_calls[chunk.output_index] = chunk.item
         elif kind == "response.output_item.done":
-            self.items.append(chunk.item)
+            self.items[chunk.output_index] = chunk.item
         elif kind == "error":
-            self.error = chunk
+            self.error = {"code": getattr(chunk, "code", None), "message": chunk.message}
+        elif kind is None and getattr(chunk, "event", None) == "error":
+            # openai < 1.7x: an error event the SDK does not know comes as an untyped object.
+            data = getattr(chunk, "data", None)
+            data = data if isinstance(data, dict) else {}
+            self.error = {"code": data.get("code"), "message": data.get("message")}
         return False
 
     def finish(self, call: LLMCall, cancelled: bool) -> None:
@@ -426,17 +447,39 @@ class _ResponsesStream(StreamState):
         else:
             if self.started is not None:
                 _record_common(call, self.started)
-            tool_calls = _responses_tool_calls(self.items)
+            items = [item for _, item in sorted(self.items.items())]
+            tool_calls = _responses_tool_calls(items)
+            for index, item in sorted(self.open_calls.items()):
+                if index not in self.items:  # cut off while its arguments streamed
+                    arguments = "".join(self.arguments.get(index, []))
+                    partial = {"id": item.call_id, "name": item.name, "arguments": arguments}
+                    tool_calls.append(partial)
             if tool_calls:
                 call.set_tool_calls(tool_calls)
             record_outputs(
                 call,
-                {"output": [_dump(i) for i in self.items], "partial_text": "".join(self.text)},
+                {"output": [_dump(i) for i in items], "partial_text": "".join(self.text)},
             )
         if self.error is not None:
-            message = getattr(self.error, "message", None) or "stream error event"
+            # An error event is yielded to the caller, not raised: the span still fails.
+            code = self.error.get("code") or "error"
+            message = self.error.get("message") or "stream error event"
             call.span.set_status("ERROR", message)
-            call.set("error.type", getattr(self.error, "code", None) or "error")
+            call.span.error = {"type": str(code), "message": str(message), "stacktrace": None}
+            call.set("error.type", code)
+
+
+# Responses events that carry generated content: the first one is the first token.
+_TOKEN_EVENTS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.function_call_arguments.delta",
+        "response.custom_tool_call_input.delta",
+        "response.refusal.delta",
+        "response.reasoning_text.delta",
+        "response.reasoning_summary_text.delta",
+    }
+)
 
 
 def _operation(
