@@ -13,12 +13,13 @@ fi
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
 
-# The oldest supported provider SDK releases, so a break at either end of the range is seen.
+# The oldest supported provider SDK releases, so a break at either end of the range is seen,
+# with the oldest wrapt tracekit accepts (many installs still have wrapt 1.x).
 if [ -z "${TRACEKIT_SKIP_COMPAT:-}" ]; then
   if [ ! -x .venv-compat/bin/python ]; then
     "$PY" -m venv .venv-compat
   fi
   .venv-compat/bin/python -m pip install --quiet --upgrade pip
-  .venv-compat/bin/python -m pip install --quiet -e ".[dev]" "openai==1.66.5" "anthropic==0.43.0"
+  .venv-compat/bin/python -m pip install --quiet -e ".[dev]" "openai==1.66.5" "anthropic==0.43.0" "wrapt==1.16.0"
   .venv-compat/bin/python -m pytest tests/integrations "$@"
 fi

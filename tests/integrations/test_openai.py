@@ -710,6 +710,36 @@ def test_every_patched_method_is_wrapped_once_and_restored() -> None:
     tracekit.openai.autolog()
 
 
+def test_another_instrumentation_wrapped_first(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """A method another instrumentation wrapped (with wrapt, as OpenInference and OpenLLMetry
+    do) is wrapped over: both record, and disable puts the other wrapper back as it was."""
+    import wrapt
+    from openai.resources.chat.completions.completions import Completions
+
+    tracekit.openai.autolog(disable=True)
+    original = Completions.__dict__["create"]
+    seen: list[str] = []
+
+    def other(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        seen.append(kwargs["model"])
+        return wrapped(*args, **kwargs)
+
+    theirs = wrapt.FunctionWrapper(original, other)
+    Completions.create = theirs
+    try:
+        tracekit.openai.autolog()
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        assert seen == [MODEL]
+        assert len(llm_spans(collected)) == 1
+        tracekit.openai.autolog(disable=True)
+        assert Completions.__dict__["create"] is theirs
+    finally:
+        Completions.create = original
+        tracekit.openai.autolog()
+
+
 def test_client_created_before_autolog(server: FakeLLMServer, collected: Any) -> None:
     """A client that existed before autolog() is traced too."""
     tracekit.openai.autolog(disable=True)

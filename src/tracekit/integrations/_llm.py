@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
@@ -507,8 +507,14 @@ def call_of(obj: Any) -> LLMCall | None:
 
 # -- proxies --------------------------------------------------------------------------------
 
+# wrapt 1.x classes cannot be subscripted at run time; only the type checker sees the generic.
+if TYPE_CHECKING:
+    _ObjectProxy = wrapt.ObjectProxy[Any]
+else:
+    _ObjectProxy = wrapt.ObjectProxy
 
-class StreamProxy(wrapt.ObjectProxy[Any]):
+
+class StreamProxy(_ObjectProxy):
     """A sync SDK stream that ends its span on exhaustion, error, close, ``with`` exit or GC.
 
     ``isinstance`` checks against the SDK's stream class still pass, and every chunk reaches
@@ -558,7 +564,7 @@ class StreamProxy(wrapt.ObjectProxy[Any]):
             call.finish_stream(cancelled=True)
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
+class AsyncStreamProxy(_ObjectProxy):
     """The async twin of :class:`StreamProxy`."""
 
     def __init__(self, wrapped: Any, call: LLMCall) -> None:
@@ -614,7 +620,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
             call.finish_stream(cancelled=True)
 
 
-class RawResponseProxy(wrapt.ObjectProxy[Any]):
+class RawResponseProxy(_ObjectProxy):
     """``with_raw_response`` / ``with_streaming_response`` results: the span takes its data
     from ``parse()`` (a stream is wrapped as usual) and ends by ``close()`` at the latest."""
 

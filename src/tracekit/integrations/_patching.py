@@ -9,13 +9,24 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
 from tracekit._internal import logger
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+# wrapt 1.x classes cannot be subscripted at run time; only the type checker sees the generic.
+if TYPE_CHECKING:
+    _FunctionWrapper = wrapt.FunctionWrapper[Any, Any]
+else:
+    _FunctionWrapper = wrapt.FunctionWrapper
+
+
+class TracekitWrapper(_FunctionWrapper):
+    """tracekit's own method wrapper, told apart from other instrumentations' wrapt wrappers."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +92,18 @@ class PatchSet:
             except (ImportError, AttributeError, KeyError, TypeError):
                 logger.debug("tracekit: %s.%s not found; not patched", patch.module, patch.target)
                 continue
+            if (owner, attr) in self._originals or isinstance(original, TracekitWrapper):
+                continue  # the same class reached through another module path, or ours
             if isinstance(original, wrapt.FunctionWrapper):
-                continue  # someone else's wrapper or ours from an older apply: leave it
+                # Another instrumentation (OpenInference, OpenLLMetry...) got there first: wrap
+                # its wrapper, so both record; disable puts it back as it was.
+                logger.debug(
+                    "tracekit: %s.%s is wrapped already; wrapping over it",
+                    patch.module,
+                    patch.target,
+                )
             self._originals[(owner, attr)] = original
-            setattr(owner, attr, wrapt.FunctionWrapper(original, patch.wrapper))
+            setattr(owner, attr, TracekitWrapper(original, patch.wrapper))
 
     def _supported(self) -> bool:
         if self._checked_version is not None:  # importlib.metadata is slow: once per process
