@@ -125,3 +125,33 @@ def test_aliases_point_at_models(provider: str) -> None:
         assert alias == alias.strip().lower()
         assert alias not in models, f"alias {alias!r} shadows a model key"
         assert target in models, f"alias {alias!r} points at unknown model {target!r}"
+
+
+# Models users run today: a table that lost one would price their calls as unknown (null).
+CURRENT_MODELS = {
+    "openai": {
+        "chat": ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-5", "gpt-5-mini"],
+        "reasoning": ["o1", "o3", "o3-mini", "o4-mini"],
+        "embedding": ["text-embedding-3-small", "text-embedding-3-large"],
+    },
+    "anthropic": {
+        "chat": ["claude-sonnet-4-5", "claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-1"],
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("provider", "kind", "name"),
+    [(p, k, n) for p, kinds in CURRENT_MODELS.items() for k, names in kinds.items() for n in names],
+)
+def test_current_models_are_priced(provider: str, kind: str, name: str) -> None:
+    """Current chat, reasoning and embedding models are in the table with a source and a date;
+    chat and reasoning models have a cached-input price (cache reads for Anthropic)."""
+    from tracekit._pricing import PriceTable
+
+    price = PriceTable.shipped().lookup(provider, name)
+    assert price is not None, f"{provider} {name} is not priced"
+    assert price["source"] and price["date"]
+    assert price["input"] >= 0
+    if kind != "embedding":
+        assert price["output"] > 0 and "cached_input" in price

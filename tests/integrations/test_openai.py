@@ -581,6 +581,77 @@ def test_legacy_completions(server: FakeLLMServer, client: Any, collected: Any) 
     assert spans[0]["inputs"] == {"prompt": "Once"}
 
 
+def test_async_surfaces_each_one_span(server: FakeLLMServer, aclient: Any, collected: Any) -> None:
+    """The async client on every traced surface the sync tests cover: chat parse, Responses
+    (streamed, parse, the stream helper, beta), legacy completions (plain and streamed), and
+    with_streaming_response / with_raw_response with stream=True; one span each, in order,
+    with the reply and usage, and streams of the SDK's own AsyncStream class."""
+
+    class Answer(pydantic.BaseModel):
+        value: int
+
+    has_beta = hasattr(aclient, "beta") and hasattr(aclient.beta, "responses")
+    texts = [
+        '{"value": 1}',
+        "responses streamed",
+        '{"value": 2}',
+        "responses helper",
+        "legacy",
+        "legacy streamed",
+        "streaming response",
+        "raw streamed",
+    ] + (["beta"] if has_beta else [])
+    server.queue(*(Reply(text=t, usage=Usage(input_tokens=5, output_tokens=3)) for t in texts))
+
+    async def main() -> None:
+        parsed = await chat_helpers(aclient).parse(
+            model=MODEL, messages=MESSAGES, response_format=Answer
+        )
+        assert parsed.choices[0].message.parsed == Answer(value=1)
+        stream = await aclient.responses.create(model="gpt-4.1", input="Hi", stream=True)
+        assert isinstance(stream, openai.AsyncStream)
+        assert [e.type async for e in stream][-1] == "response.completed"
+        answer = await aclient.responses.parse(model="gpt-4.1", input="1+1", text_format=Answer)
+        assert answer.output_parsed == Answer(value=2)
+        async with aclient.responses.stream(model="gpt-4.1", input="Hi") as helper:
+            assert (await helper.get_final_response()).output_text == "responses helper"
+        legacy = await aclient.completions.create(model="gpt-3.5-turbo-instruct", prompt="x")
+        assert legacy.choices[0].text == "legacy"
+        pieces = await aclient.completions.create(
+            model="gpt-3.5-turbo-instruct", prompt="x", stream=True
+        )
+        assert "".join([c.choices[0].text async for c in pieces if c.choices]) == "legacy streamed"
+        async with aclient.chat.completions.with_streaming_response.create(
+            model=MODEL, messages=MESSAGES, stream=True
+        ) as response:
+            chunks = [c async for c in await response.parse()]
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
+            "streaming response"
+        )
+        raw = await aclient.chat.completions.with_raw_response.create(
+            model=MODEL, messages=MESSAGES, stream=True
+        )
+        parsed_stream = raw.parse()
+        if asyncio.iscoroutine(parsed_stream):
+            parsed_stream = await parsed_stream
+        assert [c async for c in parsed_stream]
+        if has_beta:
+            await aclient.beta.responses.create(model="gpt-4.1", input="Hi")
+        await aclient.close()
+
+    asyncio.run(main())
+    spans = llm_spans(collected)
+    assert len(spans) == len(texts)
+    outputs = json.dumps([s["outputs"] for s in spans])
+    for text in texts:
+        assert json.dumps(text)[1:-1] in outputs
+    streamed = [i for i, s in enumerate(spans) if "tracekit.stream.chunks" in s["attributes"]]
+    assert streamed == [1, 3, 5, 6, 7]
+    # Usage wherever the API sent it: not on chat / legacy streams that did not ask for it.
+    with_usage = [i for i, s in enumerate(spans) if s["usage"]]
+    assert with_usage == [0, 1, 2, 3, 4] + ([8] if has_beta else [])
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 
