@@ -152,6 +152,8 @@ class Operation:
     record_error: Callable[[LLMCall, BaseException], None] | None = None
     # May return new kwargs for the SDK (e.g. with stream_options injected).
     prepare: Callable[[LLMCall, dict[str, Any]], dict[str, Any]] | None = None
+    # The response header with the provider's request id (read for streams).
+    request_id_header: str = "x-request-id"
 
 
 class LLMCall:
@@ -159,6 +161,7 @@ class LLMCall:
 
     __slots__ = (
         "chunks",
+        "content_level",
         "done",
         "first_chunk_ns",
         "op",
@@ -179,13 +182,14 @@ class LLMCall:
         self.stream_state: StreamState | None = None
         self.unpriced = False  # the usage is incomplete: record no cost rather than a wrong one
         self.usage_injected = False  # tracekit added stream_options.include_usage
+        self.content_level = options.content_level()  # once per call, not per attribute
 
     # -- helpers for provider modules -----------------------------------------------------
 
     def set(self, key: str, value: Any) -> None:
         if value is None:
             return
-        if self.options.content_level() == NONE and not is_metadata_attribute(key):
+        if self.content_level == NONE and not is_metadata_attribute(key):
             return
         # Our own attribute names are never credential keys, so no key check; values are
         # still snapshotted and scrubbed.
@@ -195,7 +199,7 @@ class LLMCall:
         """The call's tool calls; their arguments are content, kept in full/redacted modes."""
         if not calls:
             return
-        level = self.options.content_level()
+        level = self.content_level
         if level == NONE:
             return
         if level < REDACTED:
@@ -278,7 +282,7 @@ class LLMCall:
 def record_inputs(call: LLMCall, inputs: Mapping[str, Any]) -> None:
     """Set the span's inputs (the prompt side) unless content is not to be captured."""
     options = call.options
-    if options.log_inputs and options.content_level() >= REDACTED:
+    if options.log_inputs and call.content_level >= REDACTED:
         limit, privacy = state.max_payload_chars, options.privacy()
         call.span.inputs = {
             k: field_to_jsonable(k, v, limit, privacy) for k, v in inputs.items() if v is not None
@@ -288,7 +292,7 @@ def record_inputs(call: LLMCall, inputs: Mapping[str, Any]) -> None:
 def record_outputs(call: LLMCall, outputs: Any) -> None:
     """Set the span's outputs (the generated side) unless content is not to be captured."""
     options = call.options
-    if options.log_outputs and options.content_level() >= REDACTED:
+    if options.log_outputs and call.content_level >= REDACTED:
         call.span.outputs = to_jsonable(outputs, state.max_payload_chars, options.privacy())
 
 
@@ -322,8 +326,10 @@ def _begin(op: Operation, options: Options, kwargs: dict[str, Any]) -> LLMCall |
         if isinstance(model, str):
             span.model = model
         call = LLMCall(op, options, span)
-        call.set("gen_ai.operation.name", op.name)
-        call.set("gen_ai.provider.name", op.provider)
+        # tracekit's own names: kept in every content mode, nothing in them to scrub
+        attributes = span.attributes
+        attributes["gen_ai.operation.name"] = op.name
+        attributes["gen_ai.provider.name"] = op.provider
         call.set("gen_ai.request.model", model if isinstance(model, str) else None)
         op.record_request(call, kwargs)
         return call
@@ -361,18 +367,17 @@ def _wrap_stream(call: LLMCall, stream: Any, kwargs: dict[str, Any]) -> Any:
     new_stream = call.op.new_stream
     call.stream_state = new_stream(call, kwargs) if new_stream is not None else None
     if "tracekit.request_id" not in call.span.attributes:
-        call.set("tracekit.request_id", _header_request_id(getattr(stream, "response", None)))
+        response = getattr(stream, "response", None)
+        call.set("tracekit.request_id", _header(response, call.op.request_id_header))
     if hasattr(stream, "__aiter__"):
         return AsyncStreamProxy(stream, call)
     return StreamProxy(stream, call)
 
 
-def _header_request_id(response: Any) -> str | None:
-    """The request id header of an HTTP response (OpenAI: x-request-id, Anthropic: request-id)."""
+def _header(response: Any, name: str) -> str | None:
+    """One header of an HTTP response, or None (a header lookup walks every header)."""
     headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    found = headers.get("request-id") or headers.get("x-request-id")
+    found = headers.get(name) if headers is not None else None
     return found if isinstance(found, str) else None
 
 

@@ -290,6 +290,7 @@ _MESSAGES = Operation(
     new_stream=_MessageStream,
     classify=classify_result,
     record_error=_record_error,
+    request_id_header="request-id",
 )
 
 
