@@ -150,3 +150,22 @@ def test_env_exporters_none_records_without_exporting(monkeypatch: pytest.Monkey
         pass
     assert tracekit.flush()
     assert tracekit.stats()["exporters"] == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("keep_slower_than_ms", float("inf")),
+        ("export_interval_ms", float("inf")),
+        ("export_interval_ms", 1e13),
+        ("exit_timeout_s", float("nan")),
+        ("sample_rate", float("nan")),
+    ],
+)
+def test_infinite_or_huge_values_are_refused_by_name(name: str, value: float) -> None:
+    """inf, nan and waits beyond a day fail at configure() time, naming the setting, and leave
+    the current configuration in place."""
+    before = tracekit.current_settings()
+    with pytest.raises(tracekit.ConfigurationError, match=name):
+        tracekit.configure(**{name: value})
+    assert tracekit.current_settings() == before

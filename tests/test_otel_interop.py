@@ -58,6 +58,25 @@ def test_without_an_otel_sdk_no_ids_leak_into_otel(collected: Any) -> None:
         assert not trace_api.get_current_span().get_span_context().is_valid
 
 
+def test_inject_in_an_unsampled_trace_sends_the_trace_unsampled(collected: Any) -> None:
+    """Inside a trace that is not recorded, inject() still sends its trace id, flagged not
+    sampled, so the callee drops the same trace rather than starting a new one."""
+    tracekit.configure(exporters=[tracekit.InMemoryExporter()], sample_rate=0.0, keep_errors=False)
+    with tracekit.span("dropped") as span:
+        headers = tracekit.context.inject({})
+    version, trace_id, span_id, flags = headers["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", span.trace_id, "00")
+    assert len(span_id) == 16 and int(span_id, 16) != 0
+    parent = tracekit.context.extract(headers)
+    assert parent is not None and parent.sampled is False
+
+    def callee() -> tuple[str, bool]:
+        with tracekit.span("callee") as inner:
+            return inner.trace_id, inner.is_recording
+
+    assert tracekit.context.run_in(parent, callee) == (span.trace_id, False)
+
+
 def test_inject_extract_round_trip(collected: Any) -> None:
     """inject() writes traceparent; extract() + run_in() continue the trace as a child."""
     with tracekit.span("client") as client_span:

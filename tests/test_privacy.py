@@ -193,6 +193,20 @@ def test_redact_hook_changes_or_drops_content(collected: Any) -> None:
     assert spans["drop-me"]["attributes"]["tracekit.content_dropped"] is True
 
 
+def test_redact_hook_can_add_events_to_a_span_without_any(collected: Any) -> None:
+    """The hook's `events` is a list even when the span recorded none, so it can append."""
+
+    def hook(data: dict[str, Any]) -> dict[str, Any]:
+        data["events"].append({"name": "reviewed", "time_ns": 1, "attributes": {}})
+        return data
+
+    tracekit.configure(exporters=[collected.exporter], redact=hook)
+    with tracekit.span("quiet"):
+        pass
+    assert [e["name"] for e in collected.span("quiet")["events"]] == ["reviewed"]
+    assert tracekit.stats()["redaction_failures"] == 0
+
+
 def test_failing_hook_fails_closed_and_is_counted(collected: Any) -> None:
     """A hook that raises drops the content, is counted, and never reaches the app."""
 

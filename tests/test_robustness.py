@@ -292,6 +292,59 @@ def test_exit_with_hung_exporter_is_bounded_and_reported(tmp_path: Path) -> None
     assert "not exported" in proc.stderr
 
 
+def test_hung_flush_returns_false_at_the_deadline(collected: Any) -> None:
+    """An exporter whose flush() never returns: tracekit.flush(timeout_s) gives up in time,
+    returns False, and tracing goes on."""
+    release = threading.Event()
+
+    class HungFlush:
+        def export(self, traces: Any) -> None:
+            pass
+
+        def flush(self, timeout_s: float) -> bool:
+            release.wait(30)
+            return True
+
+        def shutdown(self) -> None:
+            pass
+
+    tracekit.configure(exporters=[HungFlush()])
+    try:
+        with tracekit.span("before"):
+            pass
+        start = time.monotonic()
+        assert tracekit.flush(0.5) is False
+        assert time.monotonic() - start < 3.0
+        with tracekit.span("after"):
+            pass
+    finally:
+        release.set()
+
+
+def test_exit_with_a_hung_shutdown_and_nothing_exported_is_bounded(tmp_path: Path) -> None:
+    """An exporter that never got a trace and whose shutdown() hangs does not hold exit
+    (it used to be shut down on the exiting thread itself)."""
+    code = """
+        import time
+        import tracekit
+
+        class HungShutdown:
+            def export(self, traces):
+                pass
+
+            def flush(self, timeout_s):
+                return True
+
+            def shutdown(self):
+                time.sleep(3600)
+
+        tracekit.configure(exporters=[HungShutdown()], exit_timeout_s=1)
+    """
+    proc, elapsed = run_python(code, tmp_path, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert elapsed < 8.0
+
+
 @pytest.mark.slow
 def test_exit_report_counts_the_batch_stuck_in_export(tmp_path: Path) -> None:
     """The exit warning counts every unexported trace, including the batch inside export()."""

@@ -28,10 +28,16 @@ def default_home() -> Path:
     return Path(raw).expanduser() if raw else Path.home() / ".tracekit"
 
 
+_DAY_S = 86_400.0  # the longest wait a setting may ask for; thread waits cap out near 292 years
+
+
 class Settings(BaseModel):
     """Every setting, its type, bounds and default (see docs/configuration.md)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # No inf/nan: an infinite interval or threshold would pass ge=0 and break a worker later.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False
+    )
 
     enabled: bool = True
     home: Path = Field(default_factory=default_home)
@@ -41,8 +47,8 @@ class Settings(BaseModel):
     keep_slower_than_ms: float | None = Field(default=None, ge=0.0)
     max_queue_size: int = Field(default=100_000, ge=1)
     export_batch_size: int = Field(default=512, ge=1)
-    export_interval_ms: float = Field(default=500.0, gt=0.0)
-    exit_timeout_s: float = Field(default=2.0, ge=0.0)
+    export_interval_ms: float = Field(default=500.0, gt=0.0, le=_DAY_S * 1000)
+    exit_timeout_s: float = Field(default=2.0, ge=0.0, le=_DAY_S)
     max_payload_chars: int = Field(default=20_000, ge=64)
     max_generator_items: int = Field(default=1_000, ge=0)
     propagate_to_threads: bool = True

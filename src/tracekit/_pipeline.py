@@ -194,18 +194,45 @@ class ExportWorker:
         return self._flush_exporter(deadline)
 
     def _flush_exporter(self, deadline: float) -> bool:
+        # On a helper thread: an exporter whose flush() hangs must not hold the app past the
+        # deadline (the helper is a daemon; a hung one is left behind).
+        result: list[bool] = []
+
+        def run() -> None:
+            try:
+                result.append(bool(self.exporter.flush(max(0.0, deadline - time.monotonic()))))
+            except Exception:
+                internal_error(f"{self.name}.flush")
+                result.append(False)
+
+        helper = threading.Thread(target=run, name=f"tracekit-flush-{self.name}", daemon=True)
         try:
-            return bool(self.exporter.flush(max(0.0, deadline - time.monotonic())))
-        except Exception:
-            internal_error(f"{self.name}.flush")
+            helper.start()
+        except RuntimeError:  # no new threads at interpreter shutdown (3.12+): flush here
+            run()
+        else:
+            helper.join(max(0.0, deadline - time.monotonic()))
+        if not result:
+            log_once(
+                "flush-hung:" + self.name,
+                "tracekit: %s.flush() did not return in time; flush() gave up waiting",
+                self.name,
+            )
             return False
+        return result[0]
 
     def stop(self) -> None:
         """Ask the worker to drain its queue, shut the exporter down and end."""
         self.stopping = True
         self.wake.set()
         if self.thread is None:
-            self._close_exporter()
+            # Even with nothing queued, shutdown() runs on the worker thread, so that a hung
+            # exporter is given up after exit_timeout_s like any other.
+            try:
+                self._start()
+            except RuntimeError:  # no new threads at interpreter shutdown (3.12+)
+                self.thread = None
+                self._close_exporter()
 
     def stats(self) -> dict[str, int]:
         return {

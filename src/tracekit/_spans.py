@@ -165,9 +165,6 @@ class Span:
     usage: dict[str, int] | None = None
     cost_usd: float | None = None
     late: bool = False
-    # A tuple until the first add_event(): one GC-tracked list less per span, and finished
-    # spans wait in the export queue long enough for the collector to visit them.
-    events: list[dict[str, Any]] | tuple[()] = ()
     _token: Token[Any] | None = None
 
     is_recording: ClassVar[bool] = True
@@ -187,6 +184,7 @@ class Span:
         self.span_type = span_type
         self.start_time_ns = start_time_ns or time_ns()
         self.attributes: dict[str, Any] = {}
+        self.events: list[dict[str, Any]] = []
         # Always a Trace: the live one while open, a span-less closed copy once the root ended.
         self._trace: Trace = trace
 
@@ -253,10 +251,7 @@ class Span:
                 "time_ns": time_ns(),
                 "attributes": to_jsonable(dict(content), state.max_payload_chars),
             }
-            if isinstance(self.events, list):
-                self.events.append(event)
-            else:
-                self.events = [event]
+            self.events.append(event)
         except Exception:
             internal_error("Span.add_event")
 
@@ -408,7 +403,7 @@ class Span:
             "inputs": self.inputs,
             "outputs": self.outputs,
             "attributes": self.attributes,
-            "events": self.events or [],
+            "events": self.events,
             "model": self.model,
             "provider": self.provider,
             "usage": self.usage,

@@ -20,6 +20,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from random import getrandbits
 from typing import Any, ParamSpec, TypeVar
 
 from ._spans import CURRENT_SPAN, NonRecordingSpan, RemoteParent, Span
@@ -85,10 +86,13 @@ def inject(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:
         >>> requests.post(url, headers=headers)
     """
     span = CURRENT_SPAN.get()
-    if span is None or not span.trace_id or not span.span_id:
+    if span is None or not span.trace_id:
         return headers
+    # Inside a trace that is not recorded the stand-in span has no id; any id will do for
+    # the callee, which then continues the same (unsampled) trace instead of starting one.
+    span_id = span.span_id or (getrandbits(64) or 1).to_bytes(8, "big").hex()
     flags = "01" if span.is_recording or getattr(span, "sampled", False) else "00"
-    headers["traceparent"] = f"00-{span.trace_id}-{span.span_id}-{flags}"
+    headers["traceparent"] = f"00-{span.trace_id}-{span_id}-{flags}"
     return headers
 
 
