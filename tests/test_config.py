@@ -169,3 +169,30 @@ def test_infinite_or_huge_values_are_refused_by_name(name: str, value: float) ->
     with pytest.raises(tracekit.ConfigurationError, match=name):
         tracekit.configure(**{name: value})
     assert tracekit.current_settings() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("sample_rate", "0.5", "a number"),
+        ("sample_rate", True, "a number"),
+        ("enabled", "yes", "True or False"),
+        ("keep_errors", 0, "True or False"),
+        ("max_queue_size", "10", "an integer"),
+        ("max_queue_size", 10.0, "an integer"),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_refused(name: str, value: Any, expected: str) -> None:
+    """configure() takes flags and numbers of their own type only (the environment's strings
+    are still parsed); the error names the parameter and the expected type."""
+    with pytest.raises(tracekit.ConfigurationError, match=rf"{name}=.*expected {expected}"):
+        tracekit.configure(**{name: value})
+
+
+def test_ints_are_numbers_and_env_strings_still_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An int where a float is expected is fine; TRACEKIT_* strings are parsed as before."""
+    monkeypatch.setenv("TRACEKIT_SAMPLE_RATE", "0.25")
+    monkeypatch.setenv("TRACEKIT_KEEP_ERRORS", "false")
+    settings = resolve(exit_timeout_s=1)
+    assert settings.sample_rate == 0.25 and settings.keep_errors is False
+    assert settings.exit_timeout_s == 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -175,8 +175,42 @@ def _format_error(err: ValidationError, source: dict[str, str]) -> str:
     return "invalid tracekit configuration:\n  " + "\n  ".join(lines)
 
 
+def _scalar_kind(annotation: Any) -> type | None:
+    members = {a for a in (get_args(annotation) or (annotation,)) if a is not type(None)}
+    return next(iter(members)) if len(members) == 1 and members <= {bool, int, float} else None
+
+
+# Flags and numbers given as arguments must have their type: pydantic's lax mode, which the
+# environment's strings need, would take "0.5", "yes" or True for them.
+_SCALAR_KINDS: Final = {
+    name: kind
+    for name, field in Settings.model_fields.items()
+    if (kind := _scalar_kind(field.annotation)) is not None
+}
+_KIND_NAMES: Final = {bool: "True or False", int: "an integer", float: "a number"}
+
+
+def _check_argument_types(given: Mapping[str, Any]) -> None:
+    for name, value in given.items():
+        kind = _SCALAR_KINDS.get(name)
+        if kind is None or value is None:
+            continue
+        if kind is bool:
+            ok = isinstance(value, bool)
+        else:
+            ok = not isinstance(value, bool) and isinstance(
+                value, (int, float) if kind is float else int
+            )
+        if not ok:
+            raise ConfigurationError(
+                f"invalid tracekit configuration:\n  configure({name}=...): expected "
+                f"{_KIND_NAMES[kind]}, got {type(value).__name__} {value!r}"
+            )
+
+
 def resolve(**given: Any) -> Settings:
     """Merge arguments over ``TRACEKIT_*`` variables over defaults, validated."""
+    _check_argument_types(given)
     env = _from_env()
     source = {f: f"environment variable {env_name(f)}" for f in env if f not in given}
     source.update({f: f"configure({f}=...)" for f in given})
