@@ -211,7 +211,8 @@ class ExportWorker:
         except RuntimeError:  # no new threads at interpreter shutdown (3.12+): flush here
             run()
         else:
-            helper.join(max(0.0, deadline - time.monotonic()))
+            # At least 10 ms: flush(timeout_s=0) still lets a flush that is instant finish.
+            helper.join(max(0.01, deadline - time.monotonic()))
         if not result:
             log_once(
                 "flush-hung:" + self.name,
