@@ -196,3 +196,39 @@ def test_ints_are_numbers_and_env_strings_still_parse(monkeypatch: pytest.Monkey
     settings = resolve(exit_timeout_s=1)
     assert settings.sample_rate == 0.25 and settings.keep_errors is False
     assert settings.exit_timeout_s == 1.0
+
+
+def test_every_setting_has_an_environment_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, collected: Any
+) -> None:
+    """The two settings that are not plain values come from the environment too:
+    TRACEKIT_SECRET_PATTERNS as a JSON object, TRACEKIT_REDACT as 'module:function'."""
+    (tmp_path / "my_hooks.py").write_text(
+        "def hook(data):\n    data['attributes']['reviewed'] = True\n    return data\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TRACEKIT_SECRET_PATTERNS", '{"internal": "tok_[a-z0-9]{8}"}')
+    monkeypatch.setenv("TRACEKIT_REDACT", "my_hooks:hook")
+    tracekit.configure(exporters=[collected.exporter])
+    with tracekit.span("call") as span:
+        span.set_inputs({"q": "use tok_abcd1234 please"})
+    record = collected.span("call")
+    assert record["inputs"] == {"q": "use [REDACTED:internal] please"}
+    assert record["attributes"]["reviewed"] is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("TRACEKIT_SECRET_PATTERNS", "internal=tok_", "JSON object"),
+        ("TRACEKIT_SECRET_PATTERNS", '{"bad": "("}', "not a valid regular expression"),
+        ("TRACEKIT_REDACT", "no_such_module_xyz:hook", "cannot load"),
+        ("TRACEKIT_REDACT", "justaname", "package.module:function"),
+    ],
+)
+def test_bad_structured_env_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(tracekit.ConfigurationError, match=rf"{name}.*{message}"):
+        resolve()

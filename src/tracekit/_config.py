@@ -88,6 +88,18 @@ class Settings(BaseModel):
             raise ValueError(f"unknown masker(s) {unknown}; known: {', '.join(PII_MASKERS)}, all")
         return value
 
+    @field_validator("secret_patterns", mode="before")
+    @classmethod
+    def _patterns_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: a JSON object {name: regex}
+            import json
+
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f'must be a JSON object {{"name": "regex"}}: {exc}') from None
+        return value
+
     @field_validator("secret_patterns")
     @classmethod
     def _check_patterns(cls, value: dict[str, str]) -> dict[str, str]:
@@ -100,6 +112,23 @@ class Settings(BaseModel):
                 raise ValueError(
                     f"pattern {name!r} is not a valid regular expression: {exc}"
                 ) from None
+        return value
+
+    @field_validator("redact", mode="before")
+    @classmethod
+    def _redact_from_path(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: "package.module:function"
+            import importlib
+
+            module, _, name = value.partition(":")
+            if not module or not name:
+                raise ValueError(
+                    "must be a callable, or the name of one as 'package.module:function'"
+                )
+            try:
+                return getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError) as exc:
+                raise ValueError(f"cannot load {value!r}: {exc}") from None
         return value
 
     @field_validator("redact")
