@@ -154,6 +154,15 @@ def test_numpy_like_arrays() -> None:
     assert "values not recorded" in to_jsonable(FakeArray(10_000), 100)
 
 
+def test_mocks_are_recorded_by_repr() -> None:
+    """A mock answers every attribute (dtype, tolist...); it is recorded by its repr, not
+    followed down to the depth limit as an array."""
+    from unittest.mock import MagicMock
+
+    recorded = to_jsonable({"client": MagicMock(name="client")}, 100)["client"]
+    assert recorded.startswith("<MagicMock name='client'")
+
+
 def test_huge_ints_and_special_floats() -> None:
     """Ints beyond 64 bits become strings; NaN serialises as null."""
     assert to_jsonable(2**70, 100) == str(2**70)

@@ -228,7 +228,9 @@ def _convert_scalar(
     if isinstance(obj, BaseException):
         message = _scrub(policy, _safe_str(obj, max_chars))
         return {"type": type(obj).__qualname__, "message": message}
-    if hasattr(obj, "dtype") and hasattr(obj, "tolist"):  # numpy arrays and scalars
+    cls = type(obj)
+    # numpy arrays and scalars; looked up on the type, where a mock does not invent them
+    if hasattr(cls, "dtype") and hasattr(cls, "tolist"):
         return _convert_array(obj, max_chars, depth, path, policy)
     return _scrub(policy, _safe_repr(obj, max_chars))
 
