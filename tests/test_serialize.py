@@ -163,6 +163,21 @@ def test_mocks_are_recorded_by_repr() -> None:
     assert recorded.startswith("<MagicMock name='client'")
 
 
+def test_an_object_that_fails_to_convert_spoils_only_itself() -> None:
+    """An object whose conversion raises is recorded by its repr; its neighbours are kept."""
+
+    class BrokenArray:
+        dtype = "float32"
+
+        def tolist(self) -> list[float]:
+            raise RuntimeError("device memory")
+
+        def __repr__(self) -> str:
+            return "<BrokenArray>"
+
+    assert to_jsonable([1, BrokenArray(), {"k": "v"}], 100) == [1, "<BrokenArray>", {"k": "v"}]
+
+
 def test_huge_ints_and_special_floats() -> None:
     """Ints beyond 64 bits become strings; NaN serialises as null."""
     assert to_jsonable(2**70, 100) == str(2**70)

@@ -107,7 +107,10 @@ def _convert(obj: Any, max_chars: int, depth: int, path: set[int], policy: Priva
             return _safe_repr(obj, max_chars)
         finally:
             path.discard(oid)
-    return _convert_scalar(obj, max_chars, depth, path, policy)
+    try:
+        return _convert_scalar(obj, max_chars, depth, path, policy)
+    except Exception:  # one odd object is recorded by its repr, not the list it sits in
+        return _safe_repr(obj, max_chars)
 
 
 def _is_container(obj: Any) -> bool:
