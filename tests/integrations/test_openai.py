@@ -293,6 +293,27 @@ def test_stream_break_and_close_ends_span_as_cancelled(
     )
 
 
+def test_stream_closed_after_the_reply_arrived_is_not_cancelled(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """Leaving a stream once the reply is complete (the finish-reason chunk without usage
+    requested; Responses' response.completed) is not a cancellation."""
+    server.queue(Reply(text="done here"), Reply(text="done there"))
+    with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].finish_reason:
+                break
+    with client.responses.create(model="gpt-4.1", input="Hi", stream=True) as events:
+        for event in events:
+            if event.type == "response.completed":
+                break
+    chat, responses = llm_spans(collected)
+    assert chat["attributes"]["gen_ai.response.finish_reasons"] == ["stop"]
+    assert responses["attributes"]["gen_ai.response.finish_reasons"] == ["completed"]
+    for span in (chat, responses):
+        assert "tracekit.stream.cancelled" not in span["attributes"]
+
+
 def test_stream_with_block_and_gc_end_span(
     server: FakeLLMServer, client: Any, collected: Any
 ) -> None:

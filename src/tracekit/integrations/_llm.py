@@ -124,9 +124,12 @@ class StreamState:
 
     ``first_token_ns`` is set by ``on_chunk`` at the first chunk that carries generated content
     (text, tool arguments, reasoning, a refusal): role-only and bookkeeping events come first.
+    ``complete`` is set once the reply has fully arrived, so that a stream closed after that
+    (a ``break`` on the last event, then ``with`` exit) is not called cancelled.
     """
 
     first_token_ns: int | None = None
+    complete = False
 
     def on_chunk(self, chunk: Any) -> bool:
         """Take in one chunk; return True to hide it from the user (injected usage chunk)."""
@@ -258,8 +261,10 @@ class LLMCall:
             return
         try:
             span = self.span
-            span.set_attribute("tracekit.stream.chunks", self.chunks)
             state_ = self.stream_state
+            if cancelled and state_ is not None and state_.complete:
+                cancelled = False  # closed after the whole reply arrived
+            span.set_attribute("tracekit.stream.chunks", self.chunks)
             first = self.first_chunk_ns if state_ is None else state_.first_token_ns
             if first is not None:
                 span.set_attribute(
@@ -522,8 +527,9 @@ else:
 class StreamProxy(_ObjectProxy):
     """A sync SDK stream that ends its span on exhaustion, error, close, ``with`` exit or GC.
 
-    ``isinstance`` checks against the SDK's stream class still pass, and every chunk reaches
-    the caller unchanged, as it arrives.
+    ``isinstance`` checks against the SDK's stream class still pass (except on old anthropic
+    releases whose stream metaclass accepts only the exact type), and every chunk reaches the
+    caller unchanged, as it arrives.
     """
 
     def __init__(self, wrapped: Any, call: LLMCall) -> None:

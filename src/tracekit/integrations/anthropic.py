@@ -125,10 +125,17 @@ def normalise_usage(usage: Any) -> dict[str, int | None] | None:
         "output_tokens": getattr(usage, "output_tokens", None),
         "cached_input_tokens": read,
         "cache_write_tokens": written,
-        "cache_write_5m_tokens": getattr(split, "ephemeral_5m_input_tokens", None),
-        "cache_write_1h_tokens": getattr(split, "ephemeral_1h_input_tokens", None),
-        "reasoning_tokens": getattr(details, "thinking_tokens", None),
+        "cache_write_5m_tokens": _field(split, "ephemeral_5m_input_tokens"),
+        "cache_write_1h_tokens": _field(split, "ephemeral_1h_input_tokens"),
+        "reasoning_tokens": _field(details, "thinking_tokens"),
     }
+
+
+def _field(obj: Any, name: str) -> Any:
+    # Releases whose Usage model predates a field keep it as a plain dict (pydantic extra).
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
 
 
 def _block_record(block: Any) -> dict[str, Any]:
@@ -228,6 +235,8 @@ class _MessageStream(StreamState):
             self.stop_reason = getattr(chunk.delta, "stop_reason", None) or self.stop_reason
             self._take_usage(getattr(chunk, "usage", None))
             self.final_counts = True
+        elif kind == "message_stop":
+            self.complete = True
         return False
 
     def _take_usage(self, usage: Any) -> None:

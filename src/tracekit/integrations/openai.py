@@ -286,12 +286,18 @@ def _record_error(call: LLMCall, exc: BaseException) -> None:
 # -- streams ------------------------------------------------------------------------------
 
 
+def _asks_for_usage(kwargs: dict[str, Any]) -> bool:
+    options = kwargs.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
 class _ChatStream(StreamState):
     """Rebuilds the assistant message(s), tool calls and usage from chat chunks."""
 
     def __init__(self, call: LLMCall, kwargs: dict[str, Any]) -> None:
         # Only the chunk tracekit asked for: a caller who set include_usage gets theirs.
         self.hide_usage_chunk = call.usage_injected
+        self.expect_usage = _asks_for_usage(kwargs)
         self.text: dict[int, list[str]] = {}
         self.tools: dict[int, dict[int, dict[str, Any]]] = {}
         self.reasons: dict[int, str] = {}
@@ -306,6 +312,7 @@ class _ChatStream(StreamState):
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
+            self.complete = True  # the usage chunk is the last one
         choices = getattr(chunk, "choices", None)
         if not choices:
             return self.hide_usage_chunk and usage is not None
@@ -333,6 +340,8 @@ class _ChatStream(StreamState):
                             slot["arguments"].append(function.arguments)
             if choice.finish_reason:
                 self.reasons[index] = choice.finish_reason
+                if not self.expect_usage and len(self.reasons) >= len(self.text.keys() | {0}):
+                    self.complete = True
         return False
 
     def finish(self, call: LLMCall, cancelled: bool) -> None:
@@ -368,6 +377,7 @@ class _CompletionStream(StreamState):
     def __init__(self, call: LLMCall, kwargs: dict[str, Any]) -> None:
         # Only the chunk tracekit asked for: a caller who set include_usage gets theirs.
         self.hide_usage_chunk = call.usage_injected
+        self.expect_usage = _asks_for_usage(kwargs)
         self.text: dict[int, list[str]] = {}
         self.reasons: dict[int, str] = {}
         self.last: Any = None
@@ -378,6 +388,7 @@ class _CompletionStream(StreamState):
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
+            self.complete = True
         choices = getattr(chunk, "choices", None)
         if not choices:
             return self.hide_usage_chunk and usage is not None
@@ -388,6 +399,8 @@ class _CompletionStream(StreamState):
                 self.text.setdefault(choice.index, []).append(choice.text)
             if choice.finish_reason:
                 self.reasons[choice.index] = choice.finish_reason
+                if not self.expect_usage and len(self.reasons) >= len(self.text.keys() | {0}):
+                    self.complete = True
         return False
 
     def finish(self, call: LLMCall, cancelled: bool) -> None:
@@ -418,6 +431,7 @@ class _ResponsesStream(StreamState):
         kind = getattr(chunk, "type", None)
         if kind in ("response.completed", "response.incomplete", "response.failed"):
             self.final = chunk.response
+            self.complete = True
         elif kind == "response.created":
             self.started = chunk.response
         elif kind in _TOKEN_EVENTS:
