@@ -314,6 +314,37 @@ def test_stream_closed_after_the_reply_arrived_is_not_cancelled(
         assert "tracekit.stream.cancelled" not in span["attributes"]
 
 
+def test_stream_with_several_choices_is_complete_when_all_have_finished() -> None:
+    """With n=2 (which the fake server does not stream), the reply is complete only when both
+    choices have a finish reason; checked on the SDK's own chunk objects."""
+    from openai.types.chat import ChatCompletionChunk
+
+    from tracekit.integrations.openai import _ChatStream
+
+    def chunk(index: int, content: str | None, finish: str | None) -> Any:
+        return ChatCompletionChunk.model_validate(
+            {
+                "id": "c1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": MODEL,
+                "choices": [
+                    {"index": index, "delta": {"content": content}, "finish_reason": finish}
+                ],
+            }
+        )
+
+    class Call:
+        usage_injected = False
+
+    state = _ChatStream(Call(), {"n": 2, "stream": True})  # type: ignore[arg-type]
+    for item in (chunk(0, "a", None), chunk(1, "b", None), chunk(0, None, "stop")):
+        state.on_chunk(item)
+    assert not state.complete
+    state.on_chunk(chunk(1, None, "stop"))
+    assert state.complete
+
+
 def test_stream_with_block_and_gc_end_span(
     server: FakeLLMServer, client: Any, collected: Any
 ) -> None:

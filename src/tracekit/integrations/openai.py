@@ -291,6 +291,11 @@ def _asks_for_usage(kwargs: dict[str, Any]) -> bool:
     return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
+def _choices_asked(kwargs: dict[str, Any]) -> int:
+    n = kwargs.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+
+
 class _ChatStream(StreamState):
     """Rebuilds the assistant message(s), tool calls and usage from chat chunks."""
 
@@ -298,6 +303,7 @@ class _ChatStream(StreamState):
         # Only the chunk tracekit asked for: a caller who set include_usage gets theirs.
         self.hide_usage_chunk = call.usage_injected
         self.expect_usage = _asks_for_usage(kwargs)
+        self.choices_asked = _choices_asked(kwargs)
         self.text: dict[int, list[str]] = {}
         self.tools: dict[int, dict[int, dict[str, Any]]] = {}
         self.reasons: dict[int, str] = {}
@@ -340,7 +346,7 @@ class _ChatStream(StreamState):
                             slot["arguments"].append(function.arguments)
             if choice.finish_reason:
                 self.reasons[index] = choice.finish_reason
-                if not self.expect_usage and len(self.reasons) >= len(self.text.keys() | {0}):
+                if not self.expect_usage and len(self.reasons) >= self.choices_asked:
                     self.complete = True
         return False
 
@@ -378,6 +384,7 @@ class _CompletionStream(StreamState):
         # Only the chunk tracekit asked for: a caller who set include_usage gets theirs.
         self.hide_usage_chunk = call.usage_injected
         self.expect_usage = _asks_for_usage(kwargs)
+        self.choices_asked = _choices_asked(kwargs)
         self.text: dict[int, list[str]] = {}
         self.reasons: dict[int, str] = {}
         self.last: Any = None
@@ -399,7 +406,7 @@ class _CompletionStream(StreamState):
                 self.text.setdefault(choice.index, []).append(choice.text)
             if choice.finish_reason:
                 self.reasons[choice.index] = choice.finish_reason
-                if not self.expect_usage and len(self.reasons) >= len(self.text.keys() | {0}):
+                if not self.expect_usage and len(self.reasons) >= self.choices_asked:
                     self.complete = True
         return False
 
