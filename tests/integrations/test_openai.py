@@ -345,6 +345,89 @@ def test_stream_with_several_choices_is_complete_when_all_have_finished() -> Non
     assert state.complete
 
 
+def test_stream_usage_reply_left_after_finish_is_complete_and_chunks_are_what_was_read(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """With stream_usage=True the caller never asked for usage: leaving after the
+    finish-reason chunk is a complete reply (finish reason kept), and the chunk count is
+    what the caller iterated, without the hidden usage chunk."""
+    tracekit.openai.autolog(stream_usage=True)
+    server.queue(Reply(text="one two"), Reply(text="three four"))
+    with client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True) as stream:
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].finish_reason:
+                break
+    read = list(client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
+    left, whole = llm_spans(collected)
+    assert left["attributes"]["gen_ai.response.finish_reasons"] == ["stop"]
+    assert "tracekit.stream.cancelled" not in left["attributes"]
+    assert whole["attributes"]["tracekit.stream.chunks"] == len(read)
+    assert whole["usage"]["output_tokens"] > 0
+
+
+def test_streaming_response_left_early_ends_the_span(
+    server: FakeLLMServer, client: Any, aclient: Any, collected: Any
+) -> None:
+    """with_streaming_response(stream=True), read in part, then the `with` block left: the
+    span ends there, cancelled, with the partial text and the chunks read (sync and async)."""
+    server.queue(Reply(text="a b c d e f g h"), Reply(text="a b c d e f g h"))
+    with client.chat.completions.with_streaming_response.create(
+        model=MODEL, messages=MESSAGES, stream=True
+    ) as response:
+        stream = response.parse()
+        for i, _chunk in enumerate(stream):
+            if i == 2:
+                break
+    kept = stream  # still referenced: only leaving `with` can have ended the span
+    [span] = llm_spans(collected)
+    assert span["attributes"]["tracekit.stream.cancelled"] is True
+    assert span["attributes"]["tracekit.stream.chunks"] == 3
+    assert span["outputs"]["content"]
+
+    async def main() -> Any:
+        async with aclient.chat.completions.with_streaming_response.create(
+            model=MODEL, messages=MESSAGES, stream=True
+        ) as aresponse:
+            astream = await aresponse.parse()
+            async for _chunk in astream:
+                break
+        await aclient.close()
+        return astream
+
+    still = asyncio.run(main())
+    spans = llm_spans(collected)
+    assert len(spans) == 2 and spans[1]["attributes"]["tracekit.stream.cancelled"] is True
+    del kept, still
+
+
+def test_log_outputs_off_keeps_tool_names_not_arguments(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """log_outputs=False: the generated tool-call arguments are output and are not recorded;
+    the tool names and ids are (plain and streamed)."""
+    tracekit.openai.autolog(log_outputs=False)
+    call = ToolCall("lookup", {"ssn": "123-45-6789"}, id="call_x")
+    server.queue(Reply(tool_calls=[call]), Reply(tool_calls=[call]))
+    client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    for _ in client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
+        pass
+    assert "123-45-6789" not in json.dumps(collected.traces())
+    for span in llm_spans(collected):
+        assert span["attributes"]["tracekit.tool_calls"] == [{"id": "call_x", "name": "lookup"}]
+        assert span["outputs"] is None
+
+
+def test_streamed_refusal_is_recorded(server: FakeLLMServer, client: Any, collected: Any) -> None:
+    """A refusal streamed in refusal deltas lands in the output, as for a plain call."""
+    server.queue(Reply(refusal="I can't help with that."), Reply(refusal="I can't help with that."))
+    client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    for _ in client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True):
+        pass
+    plain, streamed = llm_spans(collected)
+    assert plain["outputs"]["refusal"] == "I can't help with that."
+    assert streamed["outputs"]["refusal"] == "I can't help with that."
+
+
 def test_stream_with_block_and_gc_end_span(
     server: FakeLLMServer, client: Any, collected: Any
 ) -> None:

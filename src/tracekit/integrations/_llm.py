@@ -205,7 +205,7 @@ class LLMCall:
         level = self.content_level
         if level == NONE:
             return
-        if level < REDACTED:
+        if level < REDACTED or not self.options.log_outputs:  # the arguments are output
             calls = [{"id": c.get("id"), "name": c.get("name")} for c in calls]
         self.span.attributes["tracekit.tool_calls"] = to_jsonable(
             calls, state.max_payload_chars, self.options.privacy()
@@ -247,11 +247,13 @@ class LLMCall:
 
     def on_chunk(self, chunk: Any) -> bool:
         try:
-            self.chunks += 1
             if self.first_chunk_ns is None:
                 self.first_chunk_ns = time.time_ns()
             state_ = self.stream_state
-            return state_.on_chunk(chunk) if state_ is not None else False
+            hide = state_.on_chunk(chunk) if state_ is not None else False
+            if not hide:  # the chunk count is what the caller iterated
+                self.chunks += 1
+            return hide
         except Exception:
             internal_error(f"{self.op.provider} stream chunk")
             return False
@@ -680,7 +682,13 @@ class RawResponseProxy(_ObjectProxy):
 
     def _self_end_if_unparsed(self) -> None:
         call = self._self_call
-        if not call.done and not self._self_parsed:
+        if call.done:
+            return
+        if call.stream_state is not None:
+            # parse() handed out a stream that was not read to its end: the response is
+            # closed now (e.g. by leaving `with ...with_streaming_response...`), so is it.
+            call.finish_stream(cancelled=True)
+        else:
             call.end()
 
     def __del__(self) -> None:

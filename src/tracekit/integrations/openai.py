@@ -302,9 +302,12 @@ class _ChatStream(StreamState):
     def __init__(self, call: LLMCall, kwargs: dict[str, Any]) -> None:
         # Only the chunk tracekit asked for: a caller who set include_usage gets theirs.
         self.hide_usage_chunk = call.usage_injected
-        self.expect_usage = _asks_for_usage(kwargs)
+        # Usage the caller asked for comes in one more chunk; tracekit's own request for it
+        # does not make a reply left after its finish reason incomplete.
+        self.expect_usage = _asks_for_usage(kwargs) and not call.usage_injected
         self.choices_asked = _choices_asked(kwargs)
         self.text: dict[int, list[str]] = {}
+        self.refusal: dict[int, list[str]] = {}
         self.tools: dict[int, dict[int, dict[str, Any]]] = {}
         self.reasons: dict[int, str] = {}
         self.role = "assistant"
@@ -332,6 +335,9 @@ class _ChatStream(StreamState):
                     self.first_token_ns = time.time_ns()
                 if delta.content:
                     self.text.setdefault(index, []).append(delta.content)
+                refusal = getattr(delta, "refusal", None)
+                if refusal:
+                    self.refusal.setdefault(index, []).append(refusal)
                 for tool in delta.tool_calls or ():
                     slot = self.tools.setdefault(index, {}).setdefault(
                         tool.index, {"id": None, "name": None, "arguments": []}
@@ -353,7 +359,9 @@ class _ChatStream(StreamState):
     def finish(self, call: LLMCall, cancelled: bool) -> None:
         call.set_model(self.model)
         call.set("gen_ai.response.id", self.id)
-        indexes = sorted(set(self.text) | set(self.tools) | set(self.reasons)) or [0]
+        indexes = sorted(
+            set(self.text) | set(self.refusal) | set(self.tools) | set(self.reasons)
+        ) or [0]
         messages = []
         all_tools = []
         for index in indexes:
@@ -361,6 +369,8 @@ class _ChatStream(StreamState):
                 "role": self.role,
                 "content": "".join(self.text.get(index, [])),
             }
+            if index in self.refusal:
+                message["refusal"] = "".join(self.refusal[index])
             tools = [
                 {"id": t["id"], "name": t["name"], "arguments": "".join(t["arguments"])}
                 for _, t in sorted(self.tools.get(index, {}).items())
@@ -383,7 +393,7 @@ class _CompletionStream(StreamState):
     def __init__(self, call: LLMCall, kwargs: dict[str, Any]) -> None:
         # Only the chunk tracekit asked for: a caller who set include_usage gets theirs.
         self.hide_usage_chunk = call.usage_injected
-        self.expect_usage = _asks_for_usage(kwargs)
+        self.expect_usage = _asks_for_usage(kwargs) and not call.usage_injected
         self.choices_asked = _choices_asked(kwargs)
         self.text: dict[int, list[str]] = {}
         self.reasons: dict[int, str] = {}
