@@ -692,9 +692,8 @@ class RawResponseProxy(_ObjectProxy):
             call.end()
 
     def __del__(self) -> None:
-        call = getattr(self, "_self_call", None)
-        if call is not None and not call.done:
-            call.end()
+        if getattr(self, "_self_call", None) is not None:
+            self._self_end_if_unparsed()
 
 
 __all__ = [
