@@ -70,6 +70,14 @@ def machine_lines() -> list[str]:
     ]
 
 
+def print_targets(lines: list[tuple[bool, str]]) -> None:
+    """The closing "== Targets" section: one line per target, met or not."""
+    if lines:
+        print("\n== Targets")
+        for ok, text in lines:
+            print(f"  {'met    ' if ok else 'NOT met'}  {text}")
+
+
 # -- the OTLP receiver (a child process) ------------------------------------------------------
 
 

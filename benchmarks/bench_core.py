@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import OtlpReceiver, Skip, machine_lines, median, version_of
+from _common import OtlpReceiver, Skip, machine_lines, median, print_targets, version_of
 
 import tracekit
 
@@ -637,10 +637,7 @@ def summarize(raw: dict[str, Any]) -> None:
                 " than with a healthy exporter (~2 s)",
             )
         )
-    if lines:
-        print("\n== Targets")
-        for ok, text in lines:
-            print(f"  {'met    ' if ok else 'NOT met'}  {text}")
+    print_targets(lines)
 
 
 # -- main --------------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ from _common import (
     Skip,
     machine_lines,
     median,
+    print_targets,
     receiver_get,
     version_of,
 )
@@ -1089,10 +1090,7 @@ def summarize(summaries: dict[str, dict[str, Any]]) -> None:
                         " calls",
                     )
                 )
-    if lines:
-        print("\n== Targets")
-        for ok, text in lines:
-            print(f"  {'met    ' if ok else 'NOT met'}  {text}")
+    print_targets(lines)
 
 
 # -- main --------------------------------------------------------------------------------------
