@@ -29,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from ._cli_options import StoreOpt
 from .store import (
     ORDER_BY_VALUES,
     SpanRecord,
@@ -92,16 +93,6 @@ def _errors() -> Iterator[None]:
 
 # -- options shared by several commands -----------------------------------------------------------
 
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--store",
-        help="Store to read: a SQLite store or a .jsonl file."
-        " [default: $TRACEKIT_HOME/traces.db, TRACEKIT_HOME defaulting to ~/.tracekit]",
-        show_default=False,
-        dir_okay=False,
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead.")]
 SinceOpt = Annotated[
     str | None,

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tracekit._cli_options import StoreOpt
+
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
@@ -159,16 +161,7 @@ def ui(
 
 
 def _ui_command(
-    store: Annotated[
-        Path | None,
-        typer.Option(
-            "--store",
-            help="Store to read: a SQLite store or a .jsonl file."
-            " [default: $TRACEKIT_HOME/traces.db, TRACEKIT_HOME defaulting to ~/.tracekit]",
-            show_default=False,
-            dir_okay=False,
-        ),
-    ] = None,
+    store: StoreOpt = None,
     host: Annotated[
         str,
         typer.Option(
