@@ -1221,13 +1221,12 @@
     return 10 * p;
   }
 
-  /** Vertical bars, one group per day; stacked or side by side. Inline SVG, no library. */
-  function barChart(labels, titles, series, fmt, stacked) {
+  /** The frame of a chart over days: the SVG, a y grid with value labels up to ``max`` and
+   *  thinned day labels; returns it with the plot's geometry. */
+  function dayChartFrame(labels, max, fmt) {
     const W = 560, H = 200, L = 58, R = 8, T = 8, B = 24;
     const n = labels.length;
     const pw = W - L - R, ph = H - T - B;
-    const totals = labels.map((_, i) => stacked ? series.reduce((a, s) => a + (s.values[i] || 0), 0) : Math.max(...series.map((s) => s.values[i] || 0)));
-    const max = niceMax(Math.max(...totals));
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart-svg", role: "img" });
     for (let k = 0; k <= 4; k++) {
       const y = T + ph - (ph * k) / 4;
@@ -1235,8 +1234,19 @@
       root.append(svg("text", { x: L - 6, y: y + 4, class: "axis-label", "text-anchor": "end" }, fmt((max * k) / 4)));
     }
     const slot = pw / Math.max(n, 1);
-    const bw = Math.max(1, Math.min(36, slot * 0.72));
     const every = Math.max(1, Math.ceil(n / Math.floor(pw / 44)));
+    for (let i = 0; i < n; i += every) {
+      root.append(svg("text", { x: L + slot * i + slot / 2, y: H - 6, class: "axis-label", "text-anchor": "middle" }, labels[i]));
+    }
+    return { root, n, L, T, ph, slot };
+  }
+
+  /** Vertical bars, one group per day; stacked or side by side. Inline SVG, no library. */
+  function barChart(labels, titles, series, fmt, stacked) {
+    const totals = labels.map((_, i) => stacked ? series.reduce((a, s) => a + (s.values[i] || 0), 0) : Math.max(...series.map((s) => s.values[i] || 0)));
+    const max = niceMax(Math.max(...totals));
+    const { root, n, L, T, ph, slot } = dayChartFrame(labels, max, fmt);
+    const bw = Math.max(1, Math.min(36, slot * 0.72));
     for (let i = 0; i < n; i++) {
       const x = L + slot * i + (slot - bw) / 2;
       let base = 0;
@@ -1250,35 +1260,19 @@
           svgTitle(titles[i] + " · " + s.name + ": " + fmt(v))));
         if (stacked) base += hgt;
       });
-      if (i % every === 0) {
-        root.append(svg("text", { x: L + slot * i + slot / 2, y: H - 6, class: "axis-label", "text-anchor": "middle" }, labels[i]));
-      }
     }
     return h("div", {}, legend(series), root);
   }
 
   function lineChart(labels, titles, series, fmt) {
-    const W = 560, H = 200, L = 58, R = 8, T = 8, B = 24;
-    const n = labels.length;
-    const pw = W - L - R, ph = H - T - B;
     const max = niceMax(Math.max(...series.flatMap((s) => s.values)));
-    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart-svg", role: "img" });
-    for (let k = 0; k <= 4; k++) {
-      const y = T + ph - (ph * k) / 4;
-      root.append(svg("line", { x1: L, x2: W - R, y1: y, y2: y, class: "grid" }));
-      root.append(svg("text", { x: L - 6, y: y + 4, class: "axis-label", "text-anchor": "end" }, fmt((max * k) / 4)));
-    }
-    const slot = pw / Math.max(n, 1);
+    const { root, n, L, T, ph, slot } = dayChartFrame(labels, max, fmt);
     const xAt = (i) => L + slot * i + slot / 2;
-    const every = Math.max(1, Math.ceil(n / Math.floor(pw / 44)));
     for (const s of series) {
       const pts = s.values.map((v, i) => xAt(i) + "," + (T + ph - (v / max) * ph)).join(" ");
       root.append(svg("polyline", { points: pts, class: "line " + s.cls }));
       s.values.forEach((v, i) => root.append(svg("circle", { cx: xAt(i), cy: T + ph - (v / max) * ph, r: n > 40 ? 1.5 : 3, class: "dot " + s.cls },
         svgTitle(titles[i] + " · " + s.name + ": " + fmt(v)))));
-    }
-    for (let i = 0; i < n; i += every) {
-      root.append(svg("text", { x: xAt(i), y: H - 6, class: "axis-label", "text-anchor": "middle" }, labels[i]));
     }
     return h("div", {}, legend(series), root);
   }
