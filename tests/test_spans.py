@@ -239,3 +239,64 @@ def test_disabled_span_block_leaves_context_alone(collected: Any) -> None:
         finally:
             tracekit.enable()
     assert [s["name"] for s in collected.spans()] == ["outer"]
+
+
+def _traces_of_every_shape(collected: Any) -> list[tracekit.Trace]:
+    """One-span and nested traces with every field set, a late span, odd strings, a big one."""
+
+    @tracekit.trace(span_type="CHAT_MODEL", attributes={"temperature": 0.5})
+    def call(prompt: str) -> str:
+        s = tracekit.get_current_span()
+        assert s is not None
+        s.set_model("gpt-4o", "openai")
+        s.set_usage(input_tokens=3, output_tokens=4, total_tokens=7, cached_input_tokens=1)
+        s.set_cost(0.25)
+        s.add_event("retry", {"attempt": 2})
+        return prompt.upper()
+
+    call("héllo ☃")
+    with pytest.raises(KeyError), tracekit.span("fails", span_type="TOOL"):
+        tracekit.update_current_trace(name="renamed", tags={"env": "prod"}, user_id="u")
+        raise KeyError("k")
+    with tracekit.span("agent", span_type="AGENT") as root:
+        tracekit.update_current_trace(metadata={"m": [1, 2]}, session_id="s")
+        call("one")
+        late = tracekit.start_span("late", parent=root)
+        with tracekit.span("tool"):
+            call("two")
+    late.end()
+    call("lone surrogate \udcff")
+    call("x" * 50_000)
+    assert tracekit.flush(5.0)
+    return list(collected.exporter.traces)
+
+
+def test_json_fast_path_is_byte_identical_to_the_record(collected: Any) -> None:
+    """to_json() serialises span objects directly; its bytes must be those of to_dict()."""
+    from tracekit._spans import _objects_are_records
+    from tracekit._serialize import dumps
+
+    assert _objects_are_records()  # else the comparison below checks nothing new
+    traces = _traces_of_every_shape(collected)
+    assert len(traces) == 6  # five traces, and the late span's fragment
+    for trace in traces:
+        fast = trace.to_json()  # first: nothing cached yet
+        trace._json = None
+        record = trace.to_dict()  # builds the record dicts, and their JSON again
+        assert fast == trace._json
+        assert fast == dumps(record) or "truncated" in fast.decode()
+
+
+def test_json_without_the_fast_path_is_unchanged(
+    collected: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If an orjson release stopped serialising spans as their records, the dict path serves."""
+    from tracekit import _spans
+
+    traces = _traces_of_every_shape(collected)
+    fast = [t.to_json() for t in traces]
+    monkeypatch.setattr(_spans, "_objects_are_records", lambda: False)
+    for trace in traces:
+        trace._json = None
+    assert [t.to_json() for t in traces] == fast
+    assert all(t._dict is None for t in traces)  # ...and the dicts were not kept
