@@ -88,11 +88,21 @@ def _start(
 ) -> AnySpan:
     span = new_span(name, span_type)
     if span.is_recording:
-        if attributes:
-            span.set_attributes(attributes)
-        if binder is not None:
-            _capture_inputs(span, binder, args, kwargs)
+        _record_start(span, attributes, binder, args, kwargs)
     return span
+
+
+def _record_start(
+    span: AnySpan,
+    attributes: Mapping[str, Any] | None,
+    binder: _ArgBinder | None,
+    args: Any,
+    kwargs: Any,
+) -> None:
+    if attributes:
+        span.set_attributes(attributes)
+    if binder is not None:
+        _capture_inputs(span, binder, args, kwargs)
 
 
 def _default_name(func: Callable[..., Any]) -> str:
@@ -181,12 +191,16 @@ def _wrap_function(
     binder: _ArgBinder | None,
     capture_output: bool,
 ) -> Callable[..., Any]:
+    capture_start = bool(attrs) or binder is not None
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled:
             return fn(*args, **kwargs)
-        span = _start(name, kind, attrs, binder, args, kwargs)
+        span = new_span(name, kind)
         recording = span.is_recording
+        if recording and capture_start:
+            _record_start(span, attrs, binder, args, kwargs)
         token = CURRENT_SPAN.set(span)
         try:
             result = fn(*args, **kwargs)
