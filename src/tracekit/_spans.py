@@ -349,8 +349,30 @@ class Span:
 
     def end(self, end_time_ns: int | None = None) -> None:
         """End the span. Ending twice is harmless: the second call does nothing."""
+        if self.end_time_ns is not None:
+            return
         try:
-            self._finish(end_time_ns)
+            end = self.end_time_ns = end_time_ns or time_ns()
+            self.duration_ms = (end - self.start_time_ns) / 1e6
+            if self._token is not None:
+                release_token(self)
+            trace = self._trace
+            if self.status == "ERROR":
+                trace.has_error = True
+            if trace.closed:
+                self.late = True
+                hooks.late_span(trace, self)
+                return
+            trace.spans.append(self)
+            if trace.root is self:
+                # The exporters get a copy holding the spans; the live object, which every
+                # span points at, keeps no span. So a finished trace is freed by reference
+                # counting alone (no span <-> trace cycle for the cyclic GC), while a child
+                # started later under one of these spans still finds the trace's id, sampling
+                # decision, name and tags.
+                finished = trace.detach_finished(self)
+                hooks.trace_end(finished)
+                trace.head_sampled = finished.head_sampled  # tail sampling may have kept it
         except Exception:
             internal_error("Span.end")
 
@@ -363,31 +385,6 @@ class Span:
                 self.status_message = self.error["message"]
         except Exception:
             internal_error("Span._fail")
-
-    def _finish(self, end_time_ns: int | None = None) -> None:
-        if self.end_time_ns is not None:
-            return
-        end = self.end_time_ns = end_time_ns or time_ns()
-        self.duration_ms = (end - self.start_time_ns) / 1e6
-        if self._token is not None:
-            release_token(self)
-        trace = self._trace
-        if self.status == "ERROR":
-            trace.has_error = True
-        if trace.closed:
-            self.late = True
-            hooks.late_span(trace, self)
-            return
-        trace.spans.append(self)
-        if trace.root is self:
-            # The exporters get a copy holding the spans; the live object, which every span
-            # points at, keeps no span. So a finished trace is freed by reference counting
-            # alone (no span <-> trace cycle for the cyclic GC), while a child started later
-            # under one of these spans still finds the trace's id, sampling decision, name
-            # and tags.
-            finished = trace.detach_finished()
-            hooks.trace_end(finished)
-            trace.head_sampled = finished.head_sampled  # tail sampling may have kept it
 
     def __enter__(self) -> Span:
         return self
@@ -496,9 +493,6 @@ class NonRecordingSpan:
     def _fail(self, exc: BaseException) -> None:
         pass
 
-    def _finish(self, end_time_ns: int | None = None) -> None:
-        pass
-
     def __enter__(self) -> NonRecordingSpan:
         return self
 
@@ -555,14 +549,14 @@ class Trace:
     def __repr__(self) -> str:
         return f"<Trace {self.display_name!r} trace_id={self.trace_id} spans={len(self.spans)}>"
 
-    def detach_finished(self) -> Trace:
-        """Close this trace and move its spans and root into a copy for the exporters."""
+    def detach_finished(self, root: Span) -> Trace:
+        """Close this trace (``root`` just ended) and move its spans into a copy for exporters."""
         done = Trace.__new__(Trace)  # no __init__: its fresh span list would go unused
         done.trace_id, done.head_sampled, done.closed = self.trace_id, self.head_sampled, True
-        done.spans, done.root, done.has_error = self.spans, self.root, self.has_error
+        done.spans, done.root, done.has_error = self.spans, root, self.has_error
         # The live trace keeps what a span started later needs; its (never used again) span
         # list is a shared empty tuple, not one more object for the cyclic GC to visit.
-        done.name = self.name = self.display_name
+        done.name = self.name = root.name if self.name is None else self.name
         done.tags, done.metadata = self.tags, self.metadata
         done.user_id, done.session_id = self.user_id, self.session_id
         self.spans, self.root, self.closed = _NO_SPANS, None, True

@@ -130,7 +130,12 @@ def finish_trace(trace: Trace) -> None:
     if state.redact_hook is not None:
         for span in trace.spans:
             run_redact_hook(span)
-    _submit(trace)
+    pipeline = state.pipeline
+    if pipeline is None:
+        _submit(trace)
+        return
+    for worker in pipeline.workers:  # ExportPipeline.submit, inlined: once per trace
+        worker.submit(trace)
 
 
 def finish_late_span(trace: Trace, span: Span) -> None:
