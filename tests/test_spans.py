@@ -280,7 +280,10 @@ def test_json_fast_path_is_byte_identical_to_the_record(collected: Any) -> None:
     traces = _traces_of_every_shape(collected)
     assert len(traces) == 6  # five traces, and the late span's fragment
     for trace in traces:
-        fast = trace.to_json()  # first: nothing cached yet
+        line = trace._json_line()  # what JsonlExporter writes: not cached...
+        assert trace._json is None
+        fast = trace.to_json()  # ...so this serialises again
+        assert fast == line
         trace._json = None
         record = trace.to_dict()  # builds the record dicts, and their JSON again
         assert fast == trace._json

@@ -602,7 +602,19 @@ class Trace:
             data = self._json = self._fast_json() or self._build()[1]
         return data
 
-    def _fast_json(self) -> bytes | None:
+    def _json_line(self) -> bytes:
+        """Like ``to_json()``, for a caller that uses the bytes at once and drops them.
+
+        Nothing is cached unless another exporter already asked for ``to_json()``: orjson
+        returns its bytes inside a page-sized buffer, and a trace keeping that buffer until the
+        whole batch is exported costs a fresh page per trace, or a copy to avoid it.
+        """
+        data = self._json
+        if data is None:
+            data = self._fast_json(copy=False) or self._build()[1]
+        return data
+
+    def _fast_json(self, copy: bool = True) -> bytes | None:
         # orjson serialises the span objects themselves: no record dict per span, which was
         # half the cost of a one-span trace. None when this does not apply (see _build).
         if not _objects_are_records():
@@ -618,7 +630,7 @@ class Trace:
             return None
         # orjson returns its bytes inside a page-sized buffer; keeping that buffer alive until
         # the batch is exported costs a fresh page (a page fault) per trace.
-        return bytes(memoryview(data))
+        return bytes(memoryview(data)) if copy else data
 
     def _build(self) -> tuple[dict[str, Any], bytes]:
         spans = sorted(self.spans, key=_start_key) if len(self.spans) > 1 else self.spans

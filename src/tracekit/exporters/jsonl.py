@@ -50,7 +50,7 @@ class JsonlExporter:
         lines: list[bytes] = []
         size = 0
         for trace in traces:
-            data = trace.to_json()
+            data = trace._json_line()
             lines.append(data)
             size += len(data) + 1
             if size >= _CHUNK_BYTES:
