@@ -90,7 +90,7 @@ def _new_root(
     if not sampled and not state.tail_sampling:
         state.sampled_out += 1
         return NonRecordingSpan(trace_id)
-    trace = Trace(trace_id, head_sampled=sampled)
+    trace = Trace(trace_id, sampled)  # positional: a keyword costs a dict per call
     root = Span(name, span_type, trace, parent_span_id, start_time_ns)
     trace.root = root
     return root
