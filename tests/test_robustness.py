@@ -560,6 +560,57 @@ def test_finished_trace_is_freed_without_the_cyclic_gc(collected: Any) -> None:
     assert late["late"] is True and late["name"] == "root"
 
 
+def test_one_span_trace_is_exported_itself_and_freed_without_the_cyclic_gc(
+    collected: Any,
+) -> None:
+    """A root that is the trace's only span: its live trace goes to the exporters, the root
+    lets go of it, and a child started later still joins the trace as a late span."""
+    import gc
+    import weakref
+
+    gc.collect()
+    gc.disable()
+    try:
+        with tracekit.span("only") as root:
+            pass
+        assert tracekit.flush(5.0)
+        (finished,) = collected.exporter.traces
+        assert finished.spans == [root]
+        ref = weakref.ref(finished)
+        del finished
+        collected.exporter.clear()
+        assert ref() is None, "the ended root still holds its exported trace"
+        child = tracekit.start_span("after", parent=root)
+        sibling = tracekit.start_span("after too", parent=root)
+        assert child.trace_id == sibling.trace_id == root.trace_id
+        assert child.parent_span_id == root.span_id
+        child.end()
+        sibling.end()
+    finally:
+        gc.enable()
+    late = collected.traces()
+    assert [(r["name"], r["late"], r["trace_id"]) for r in late] == [
+        ("only", True, root.trace_id)
+    ] * 2
+    assert sorted(r["spans"][0]["name"] for r in late) == ["after", "after too"]
+
+
+def test_late_child_of_a_kept_one_span_trace_is_kept(collected: Any) -> None:
+    """Tail sampling keeps a failed one-span trace: a child started after it ends is kept too."""
+    reconfigure(collected, sample_rate=0.0, keep_errors=True)
+    with pytest.raises(ValueError), tracekit.span("failed") as failed:
+        raise ValueError("boom")
+    with tracekit.span("clean") as clean:
+        pass
+    tracekit.start_span("after failed", parent=failed).end()
+    tracekit.start_span("after clean", parent=clean).end()
+    records = collected.traces()
+    assert sorted((r["name"], r["late"], r["spans"][0]["name"]) for r in records) == [
+        ("failed", False, "failed"),
+        ("failed", True, "after failed"),
+    ]
+
+
 def test_late_span_of_a_tail_sampled_trace_is_kept(collected: Any) -> None:
     """A trace kept by keep_errors despite sample_rate=0 exports its late spans too."""
     reconfigure(collected, sample_rate=0.0, keep_errors=True)

@@ -273,8 +273,8 @@ def _traces_of_every_shape(collected: Any) -> list[tracekit.Trace]:
 
 def test_json_fast_path_is_byte_identical_to_the_record(collected: Any) -> None:
     """to_json() serialises span objects directly; its bytes must be those of to_dict()."""
-    from tracekit._spans import _objects_are_records
     from tracekit._serialize import dumps
+    from tracekit._spans import _objects_are_records
 
     assert _objects_are_records()  # else the comparison below checks nothing new
     traces = _traces_of_every_shape(collected)

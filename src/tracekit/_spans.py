@@ -357,22 +357,32 @@ class Span:
             if self._token is not None:
                 release_token(self)
             trace = self._trace
-            if self.status == "ERROR":
-                trace.has_error = True
             if trace.closed:
                 self.late = True
                 hooks.late_span(trace, self)
                 return
+            if self.status == "ERROR":
+                trace.has_error = True
             trace.spans.append(self)
             if trace.root is self:
-                # The exporters get a copy holding the spans; the live object, which every
-                # span points at, keeps no span. So a finished trace is freed by reference
-                # counting alone (no span <-> trace cycle for the cyclic GC), while a child
-                # started later under one of these spans still finds the trace's id, sampling
-                # decision, name and tags.
-                finished = trace.detach_finished(self)
-                hooks.trace_end(finished)
-                trace.head_sampled = finished.head_sampled  # tail sampling may have kept it
+                # No span <-> trace cycle may outlive the trace, so that it is freed by
+                # reference counting alone, not by the cyclic GC; yet a child started later
+                # under one of its spans must still find the trace's id, sampling decision,
+                # name and tags.
+                if len(trace.spans) == 1:
+                    # Most traces: the root is the only span. The live trace itself goes to
+                    # the exporters, and the root lets go of it for a stand-in.
+                    trace.closed = True
+                    if trace.name is None:
+                        trace.name = self.name
+                    hooks.trace_end(trace)
+                    self._trace = trace.stand_in()
+                else:
+                    # The exporters get a copy holding the spans; the live object, which
+                    # every span points at, keeps none.
+                    finished = trace.detach_finished(self)
+                    hooks.trace_end(finished)
+                    trace.head_sampled = finished.head_sampled  # tail sampling may keep it
         except Exception:
             internal_error("Span.end")
 
@@ -538,6 +548,7 @@ class Trace:
     closed: bool = False
     has_error: bool = False
     late: bool = False
+    detailed: bool = False  # set by update_current_trace()
     _dict: dict[str, Any] | None = None
     _json: bytes | None = None
 
@@ -561,6 +572,20 @@ class Trace:
         done.user_id, done.session_id = self.user_id, self.session_id
         self.spans, self.root, self.closed = _NO_SPANS, None, True
         return done
+
+    def stand_in(self) -> Trace:
+        """What the ended root of this one-span trace points at instead of the trace itself."""
+        if not self.detailed:
+            # Nothing to remember but the id (the root has it) and the sampling decision.
+            return _ENDED_SAMPLED if self.head_sampled else _ENDED_UNSAMPLED
+        return self.closed_copy()
+
+    def for_late_child(self, root: Span) -> Trace:
+        """For a shared stand-in: the closed trace a child started under ``root`` joins."""
+        copy = Trace(root.trace_id, self.head_sampled)
+        copy.closed = True
+        copy.name = root.name
+        return copy
 
     def closed_copy(self) -> Trace:
         """A span-less stand-in for this finished trace, for spans that outlive it."""
@@ -717,6 +742,13 @@ class Trace:
 
 
 _NO_SPANS: list[Span] = cast("list[Span]", ())  # a closed live trace's spans: never appended to
+
+# The stand-ins of ended roots whose trace had no details (see Trace.stand_in): shared, so an
+# ended one-span trace costs no second Trace object.
+_ENDED_SAMPLED = Trace("", True)
+_ENDED_SAMPLED.closed = True
+_ENDED_UNSAMPLED = Trace("", False)
+_ENDED_UNSAMPLED.closed = True
 
 _OBJECT_JSON: list[bool] = []
 

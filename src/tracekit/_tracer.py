@@ -51,7 +51,10 @@ def new_span(
             parent = CURRENT_SPAN.get()
         if parent is not None:
             if type(parent) is Span:
-                return Span(name, span_type, parent._trace, parent.span_id, start_time_ns)
+                trace = parent._trace
+                if not trace.trace_id:  # the shared stand-in of an ended root
+                    trace = parent._trace = trace.for_late_child(parent)
+                return Span(name, span_type, trace, parent.span_id, start_time_ns)
             if type(parent) is RemoteParent:
                 return _new_root(name, span_type, start_time_ns, parent)
             if parent is not NOOP_SPAN:
@@ -369,6 +372,7 @@ def update_current_trace(
         if trace.closed:
             warn_once("update-closed", "tracekit.update_current_trace(): the trace already ended")
             return
+        trace.detailed = True  # an ended root must then keep these for late spans
         if name is not None:
             trace.name = str(name)
         if tags is not None:
