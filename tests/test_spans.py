@@ -139,6 +139,43 @@ def test_update_current_trace(collected: Any) -> None:
     assert trace["session_id"] == "s-9"
 
 
+def test_update_racing_the_root_end_leaves_the_exported_trace_alone(collected: Any) -> None:
+    """update_current_trace() runs the caller's str() before touching the trace: if the root
+    ends meanwhile (here: inside that str(), as another thread could), the trace that went to
+    the exporters is not changed afterwards, and the caller is told it ended."""
+    root = tracekit.start_span("root")
+    child = tracekit.start_span("child", parent=root)
+
+    class EndsTheRoot:
+        def __str__(self) -> str:
+            root.end()
+            return "renamed"
+
+    with pytest.warns(tracekit.TracekitWarning, match="already ended"):
+        tracekit.context.run_in(
+            child, lambda: tracekit.update_current_trace(name=EndsTheRoot(), tags={"env": "p"})
+        )
+    child.end()
+    main = next(r for r in collected.traces() if not r["late"])
+    assert (main["name"], main["tags"]) == ("root", {})
+
+
+def test_span_passed_to_a_traced_function_is_recorded_by_repr(collected: Any) -> None:
+    """A span is a dataclass, yet as an argument it is its repr: expanding it would copy the
+    other span's content into this one."""
+
+    @tracekit.trace
+    def log_progress(span: Any, step: int) -> None:
+        pass
+
+    with tracekit.span("agent", inputs={"prompt": "patient Jane Doe"}) as agent:
+        log_progress(agent, 1)
+    inputs = collected.span("log_progress")["inputs"]
+    assert inputs["step"] == 1
+    assert inputs["span"].startswith("<Span 'agent' type=UNKNOWN")
+    assert "Jane" not in inputs["span"]
+
+
 def test_update_current_trace_outside_trace_warns() -> None:
     """Calling update_current_trace() with no trace warns instead of raising."""
     with pytest.warns(tracekit.TracekitWarning, match="outside any trace"):

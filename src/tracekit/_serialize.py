@@ -117,7 +117,11 @@ def _is_container(obj: Any) -> bool:
     return isinstance(obj, (dict, list, tuple, set, frozenset, deque)) or (
         isinstance(obj, Mapping)
         or hasattr(type(obj), "model_dump")
-        or (dataclasses.is_dataclass(obj) and not isinstance(obj, type))
+        or (
+            dataclasses.is_dataclass(obj)
+            and not isinstance(obj, type)
+            and not getattr(obj, "_recorded_by_repr", False)
+        )
     )
 
 

@@ -181,6 +181,9 @@ class Span:
 
     _token = cast("Token[Any] | None", None)  # not a field: set while the span is current
     is_recording: ClassVar[bool] = True
+    # Passed to a traced function, a span is recorded by its repr, as before it was a dataclass:
+    # expanding it would copy another span's content, past the redaction hook's view.
+    _recorded_by_repr: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -375,8 +378,10 @@ class Span:
                     trace.closed = True
                     if trace.name is None:
                         trace.name = self.name
-                    hooks.trace_end(trace)
-                    self._trace = trace.stand_in()
+                    try:
+                        hooks.trace_end(trace)
+                    finally:
+                        self._trace = trace.stand_in()
                 else:
                     # The exporters get a copy holding the spans; the live object, which
                     # every span points at, keeps none.

@@ -368,29 +368,36 @@ def update_current_trace(
     if not current.is_recording:
         return
     try:
+        # Everything that may run user code (str(), snapshots) comes first, and then the trace
+        # is checked and changed in plain assignments: a root ending in another thread meanwhile
+        # exports this trace, and must not find it half-updated.
+        new_tags: dict[str, str] | None = None
+        if isinstance(tags, Mapping):
+            new_tags = {str(k): str(v) for k, v in tags.items()}
+        elif isinstance(tags, str):
+            new_tags = {tags: ""}
+        elif tags is not None:
+            new_tags = {str(k): "" for k in tags}
+        new_metadata = None
+        if metadata is not None:
+            new_metadata = to_jsonable(dict(metadata), state.max_payload_chars)
+        new_name = None if name is None else str(name)
+        new_user = None if user_id is None else str(user_id)
+        new_session = None if session_id is None else str(session_id)
         trace = current._trace  # type: ignore[union-attr]
         if trace.closed:
             warn_once("update-closed", "tracekit.update_current_trace(): the trace already ended")
             return
         trace.detailed = True  # an ended root must then keep these for late spans
-        if name is not None:
-            trace.name = str(name)
-        if tags is not None:
-            merged = dict(trace.tags or {})
-            if isinstance(tags, Mapping):
-                merged.update({str(k): str(v) for k, v in tags.items()})
-            elif isinstance(tags, str):
-                merged[tags] = ""
-            else:
-                merged.update({str(k): "" for k in tags})
-            trace.tags = merged
-        if metadata is not None:
-            merged_meta = dict(trace.metadata or {})
-            merged_meta.update(to_jsonable(dict(metadata), state.max_payload_chars))
-            trace.metadata = merged_meta
-        if user_id is not None:
-            trace.user_id = str(user_id)
-        if session_id is not None:
-            trace.session_id = str(session_id)
+        if new_name is not None:
+            trace.name = new_name
+        if new_tags is not None:
+            trace.tags = {**(trace.tags or {}), **new_tags}
+        if new_metadata is not None:
+            trace.metadata = {**(trace.metadata or {}), **new_metadata}
+        if new_user is not None:
+            trace.user_id = new_user
+        if new_session is not None:
+            trace.session_id = new_session
     except Exception:
         internal_error("update_current_trace")
