@@ -294,6 +294,7 @@ def _traces_of_every_shape(collected: Any) -> list[tracekit.Trace]:
     call("héllo ☃")
     with pytest.raises(KeyError), tracekit.span("fails", span_type="TOOL"):
         tracekit.update_current_trace(name="renamed", tags={"env": "prod"}, user_id="u")
+        tracekit.update_current_trace(metadata={"k": 1}, session_id="s")
         raise KeyError("k")
     with tracekit.span("agent", span_type="AGENT") as root:
         tracekit.update_current_trace(metadata={"m": [1, 2]}, session_id="s")

@@ -649,9 +649,40 @@ class Trace:
         # half the cost of a one-span trace. None when this does not apply (see _build).
         if not _objects_are_records():
             return None
-        spans = sorted(self.spans, key=_start_key) if len(self.spans) > 1 else self.spans
-        record = self.summary(spans)
-        record["spans"] = spans
+        spans, root = self.spans, self.root
+        if len(spans) == 1 and spans[0] is root and root.end_time_ns is not None and not self.late:
+            # Most traces: one span. The record starts as a copy of a template, made in C, and
+            # only this trace's values are set. It is serialised and dropped, so sharing the
+            # template's empty containers is safe.
+            record = _ONE_SPAN_RECORD.copy()
+            record["trace_id"] = self.trace_id
+            record["name"] = root.name if self.name is None else self.name
+            record["start_time_ns"] = root.start_time_ns
+            record["end_time_ns"] = root.end_time_ns
+            record["duration_ms"] = root.duration_ms
+            if root.status != "OK":
+                record["status"] = root.status
+                record["error_count"] = 1 if root.status == "ERROR" else 0
+            if self.tags is not None:
+                record["tags"] = self.tags
+            if self.metadata is not None:
+                record["metadata"] = self.metadata
+            if self.user_id is not None:
+                record["user_id"] = self.user_id
+            if self.session_id is not None:
+                record["session_id"] = self.session_id
+            if root.usage:
+                record["usage"] = root.usage
+            if root.cost_usd is not None:
+                record["cost_usd"] = root.cost_usd
+            if root.model:
+                record["models"] = [root.model]
+            record["spans"] = spans
+        else:
+            if len(spans) > 1:
+                spans = sorted(spans, key=_start_key)
+            record = self.summary(spans)
+            record["spans"] = spans
         try:
             data = orjson.dumps(record)
         except (orjson.JSONEncodeError, TypeError):
@@ -679,7 +710,7 @@ class Trace:
         if spans is None:
             spans = self.spans
         root = self.root
-        if len(spans) == 1 and spans[0] is root and root.end_time_ns is not None:
+        if len(spans) == 1 and spans[0] is root and root.end_time_ns is not None and not self.late:
             # Most traces: one decorated call or one LLM call, exported once per trace.
             return {
                 "schema_version": SCHEMA_VERSION,
@@ -745,6 +776,28 @@ class Trace:
             "late": self.late,
         }
 
+
+# What summary() gives for a one-span trace without details, plus the spans key: see _fast_json.
+_ONE_SPAN_RECORD: dict[str, Any] = {
+    "schema_version": SCHEMA_VERSION,
+    "trace_id": "",
+    "name": "",
+    "start_time_ns": 0,
+    "end_time_ns": 0,
+    "duration_ms": 0.0,
+    "status": "OK",
+    "tags": {},
+    "metadata": {},
+    "user_id": None,
+    "session_id": None,
+    "span_count": 1,
+    "error_count": 0,
+    "usage": {},
+    "cost_usd": None,
+    "models": [],
+    "late": False,
+    "spans": [],
+}
 
 _NO_SPANS: list[Span] = cast("list[Span]", ())  # a closed live trace's spans: never appended to
 
