@@ -157,7 +157,8 @@ class Span:
 
     # The fields, in this order, are the exported span record, and __init__ assigns every
     # one of them: a dataclass whose instance dict holds exactly its record is turned into
-    # JSON by orjson directly, without a record dict being built per span (see _OBJECT_JSON).
+    # JSON by orjson directly, without a record dict being built per span (see
+    # _objects_are_records).
     span_id: str
     parent_span_id: str | None
     trace_id: str
@@ -206,7 +207,8 @@ class Span:
         self.events = []
         self.model = self.provider = self.usage = self.cost_usd = None
         self.late = False
-        # Always a Trace: the live one while open, a span-less closed copy once the root ended.
+        # Always a Trace: the live one while open; once the root ended, a span-less closed
+        # copy or, for the root of a one-span trace, a shared closed stand-in (see end()).
         self._trace: Trace = trace
 
     @property
