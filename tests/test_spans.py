@@ -328,6 +328,32 @@ def test_json_fast_path_is_byte_identical_to_the_record(collected: Any) -> None:
         assert fast == dumps(record) or "truncated" in fast.decode()
 
 
+def _documented_fields(heading: str) -> list[str]:
+    """The field names of the table under ``heading`` in docs/schema.md, in order."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "schema.md").read_text(encoding="utf-8")
+    section = text.split(heading, 1)[1].split("\n#", 1)[0]
+    return re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE)
+
+
+def test_records_have_the_documented_fields_in_order(collected: Any) -> None:
+    """Both the JSON line and to_dict() give exactly docs/schema.md's fields, in its order:
+    the JSON of a span is its instance dict, so a field assigned out of order in Span.__init__
+    (or an attribute added there) would change the interchange format."""
+    import orjson
+
+    trace_fields = _documented_fields("## Trace fields")
+    span_fields = _documented_fields("## Span fields")
+    assert "schema_version" in trace_fields and "late" in span_fields  # the tables were found
+    for trace in _traces_of_every_shape(collected):
+        for record in (orjson.loads(trace.to_json()), trace.to_dict()):
+            assert list(record) == trace_fields
+            for span in record["spans"]:
+                assert list(span) == span_fields
+
+
 def test_json_without_the_fast_path_is_unchanged(
     collected: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
