@@ -67,6 +67,26 @@ def reconfigure(collected: Any, *exporters: Any, **settings: Any) -> None:
     tracekit.configure(exporters=[*exporters, collected.exporter], **settings)
 
 
+class CancelledOnce:
+    """Raises asyncio.CancelledError (a BaseException) from its first export only."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.traces: list[Any] = []
+
+    def export(self, traces: Any) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise asyncio.CancelledError()
+        self.traces.extend(traces)
+
+    def flush(self, timeout_s: float) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        pass
+
+
 def make_trace(name: str, children: int = 3) -> None:
     with tracekit.span(name):
         for i in range(children):
@@ -1198,3 +1218,20 @@ def test_enable_beats_env_disabled_before_first_use(tmp_path: Path) -> None:
     proc, _ = run_python(code, tmp_path, env={"TRACEKIT_ENABLED": "false"})
     assert proc.returncode == 0, proc.stderr
     assert len(read_jsonl(tmp_path / "home" / "traces.jsonl")) == 1
+
+
+def test_exporter_raising_a_base_exception_does_not_stop_its_worker(collected: Any) -> None:
+    """CancelledError or SystemExit from export() fails that batch only: it is counted, and
+    the next batches are exported (the worker thread used to die, and every flush hung)."""
+    flaky = CancelledOnce()
+    reconfigure(collected, flaky)
+    with tracekit.span("first"):
+        pass
+    tracekit.flush(5.0)  # the first batch: CancelledError
+    for _ in range(5):
+        with tracekit.span("later"):
+            pass
+    assert tracekit.flush(5.0)
+    assert [t.to_dict()["name"] for t in flaky.traces] == ["later"] * 5
+    counts = tracekit.stats()["exporters"]["CancelledOnce"]
+    assert (counts["traces_failed"], counts["traces_exported"]) == (1, 5)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from typing import Any
 
 import pytest
@@ -245,11 +247,75 @@ def test_set_model_cost_and_bad_usage(collected: Any) -> None:
     with tracekit.span("llm", span_type="LLM") as s:
         s.set_model("m-1", provider="acme")
         s.set_cost(0.25)
-        with pytest.warns(tracekit.TracekitWarning, match="not a number"):
+        with pytest.warns(tracekit.TracekitWarning, match="not a count"):
             s.set_usage(input_tokens="many", output_tokens=3)  # type: ignore[arg-type]
     span = collected.span("llm")
     assert (span["model"], span["provider"], span["cost_usd"]) == ("m-1", "acme", 0.25)
     assert span["usage"] == {"output_tokens": 3}
+
+
+def test_out_of_range_usage_cost_and_times_never_raise_nor_lose_traces(collected: Any) -> None:
+    """Counts that are infinite, negative or beyond 64 bits are refused with a warning, a cost
+    beyond float range too; float times become ints. Nothing raises, and the other traces of
+    the batch are exported (a 2**70 count used to fail the whole batch's serialisation)."""
+    with tracekit.span("before"):
+        pass
+    with pytest.warns(tracekit.TracekitWarning) as warned:
+        with tracekit.span("llm", span_type="LLM") as s:
+            s.set_usage(input_tokens=float("inf"), output_tokens=2**70, total_tokens=-1)
+            s.set_usage(cached_input_tokens=3)
+            s.set_cost(10**400)
+    messages = [str(w.message) for w in warned]
+    assert sum("is not a count" in m for m in messages) == 3
+    assert any(m.startswith("tracekit: cost_usd=") for m in messages)
+    start = time.time() * 1e9
+    tracekit.start_span("float times", start_time_ns=start).end(end_time_ns=start + 1e6)
+    with tracekit.span("after"):
+        pass
+    names = sorted(t["name"] for t in collected.traces())
+    assert names == ["after", "before", "float times", "llm"]
+    llm = collected.span("llm")
+    assert (llm["usage"], llm["cost_usd"]) == ({"cached_input_tokens": 3}, None)
+    timed = collected.span("float times")
+    assert type(timed["start_time_ns"]) is int and type(timed["end_time_ns"]) is int
+    for trace in collected.exporter.traces:
+        json.loads(trace.to_json())
+
+
+def test_a_count_beyond_64_bits_set_directly_still_serialises(collected: Any) -> None:
+    """Code that assigns span.usage itself bypasses set_usage(); the record still serialises
+    (the number as a string) instead of failing its exporter's whole batch."""
+    with tracekit.span("direct") as s:
+        s.usage = {"input_tokens": 2**70}  # type: ignore[union-attr]
+    (trace,) = collected.exporter.traces if tracekit.flush(5.0) else ()
+    assert json.loads(trace.to_json())["spans"][0]["usage"] == {"input_tokens": str(2**70)}
+    assert trace.to_dict()["usage"] == {"input_tokens": 2**70}
+
+
+def test_current_span_is_usable_with_tracing_disabled(collected: Any) -> None:
+    """Disabled, @trace makes no span current; code calling methods on the current span, or
+    update_current_trace(), must still run unchanged and silently."""
+    import warnings
+
+    @tracekit.trace
+    def handler() -> str:
+        try:
+            raise KeyError("k")
+        except KeyError as exc:
+            tracekit.get_current_span().record_exception(exc)  # type: ignore[union-attr]
+        tracekit.update_current_trace(user_id="u-1")
+        return "fallback"
+
+    tracekit.disable()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert handler() == "fallback"
+        assert tracekit.get_current_span() is not None
+    finally:
+        tracekit.enable()
+    assert tracekit.get_current_span() is None  # enabled, outside any span: None as before
+    assert collected.traces() == []
 
 
 def test_llm_setters_on_unrecorded_spans_are_harmless(collected: Any) -> None:

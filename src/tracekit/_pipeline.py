@@ -150,7 +150,7 @@ class ExportWorker:
         spans = sum(len(t.spans) for t in batch)
         try:
             self.exporter.export(batch)
-        except Exception as exc:
+        except BaseException as exc:  # CancelledError, SystemExit...: the worker must go on
             self.traces_failed += len(batch)
             self.spans_failed += spans
             log_once(
@@ -173,7 +173,7 @@ class ExportWorker:
     def _close_exporter(self) -> None:
         try:
             self.exporter.shutdown()
-        except Exception:
+        except BaseException:
             log_once("shutdown-failed:" + self.name, "tracekit: %s.shutdown() failed", self.name)
 
     # -- control ------------------------------------------------------------------------
@@ -201,7 +201,7 @@ class ExportWorker:
         def run() -> None:
             try:
                 result.append(bool(self.exporter.flush(max(0.0, deadline - time.monotonic()))))
-            except Exception:
+            except BaseException:
                 internal_error(f"{self.name}.flush")
                 result.append(False)
 

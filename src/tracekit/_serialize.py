@@ -308,8 +308,11 @@ def _fallback(obj: Any) -> Any:
 
 
 def _scrub_surrogates(obj: Any) -> Any:
+    # Also what else orjson refuses in a record: integers beyond 64 bits become strings.
     if isinstance(obj, str):
         return obj.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if type(obj) is int and not _INT_MIN <= obj <= _INT_MAX:
+        return str(obj)
     if isinstance(obj, dict):
         return {_scrub_surrogates(k): _scrub_surrogates(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

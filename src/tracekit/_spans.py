@@ -53,6 +53,7 @@ for _t in SpanType:
     _SPAN_TYPES[_t] = _t
     _SPAN_TYPES[_t.value.lower()] = _t
 _TYPE_NAMES = {t: t.value for t in SpanType}  # Enum.value is a slow descriptor
+_MAX_COUNT = 2**63  # a token count must fit the store's 64-bit integers
 USAGE_KEYS = (
     "input_tokens",
     "output_tokens",
@@ -319,9 +320,13 @@ class Span:
             if value is None:
                 continue
             try:
-                current[key] = int(value)
-            except (TypeError, ValueError):
-                warn_once(f"usage-value:{key}", f"tracekit: usage {key}={value!r} is not a number")
+                count = int(value)
+            except (TypeError, ValueError, OverflowError):
+                count = -1
+            if not 0 <= count < _MAX_COUNT:
+                warn_once(f"usage-value:{key}", f"tracekit: usage {key}={value!r} is not a count")
+                continue
+            current[key] = count
         self.usage = current or None
 
     def set_model(self, model: str | None, provider: str | None = None) -> None:
@@ -339,7 +344,7 @@ class Span:
             return
         try:
             self.cost_usd = None if cost_usd is None else float(cost_usd)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             warn_once("cost-value", f"tracekit: cost_usd={cost_usd!r} is not a number")
 
     def _after_end(self, method: str) -> bool:
@@ -357,7 +362,7 @@ class Span:
         if self.end_time_ns is not None:
             return
         try:
-            end = self.end_time_ns = end_time_ns or time_ns()
+            end = self.end_time_ns = int(end_time_ns) if end_time_ns else time_ns()
             self.duration_ms = (end - self.start_time_ns) / 1e6
             if self._token is not None:
                 release_token(self)

@@ -235,6 +235,12 @@ def start_span(
         >>> ...
         >>> s.set_outputs("done"); s.end()
     """
+    if start_time_ns is not None:
+        try:
+            start_time_ns = int(start_time_ns)  # e.g. time.time() * 1e9: the schema has ints
+        except (TypeError, ValueError, OverflowError):
+            warn_once("start-time", f"tracekit: start_time_ns={start_time_ns!r} is not a time")
+            start_time_ns = None
     span = new_span(name, coerce_span_type(span_type), parent, start_time_ns)
     if not span.is_recording:
         if make_current and span is not NOOP_SPAN:
@@ -328,10 +334,16 @@ class span:
 def get_current_span() -> Span | NonRecordingSpan | None:
     """The span current in this thread or task, or ``None`` outside any span.
 
+    With tracing disabled it is a no-op span, never ``None``: ``@trace`` and ``span()`` then
+    make no span current, and code that calls methods on the current span must not break.
+
     Example:
         >>> tracekit.get_current_span().set_attribute("user.tier", "pro")
     """
-    return CURRENT_SPAN.get()
+    current = CURRENT_SPAN.get()
+    if current is None and not state.enabled:
+        return NOOP_SPAN
+    return current
 
 
 def get_current_trace_id() -> str | None:
@@ -360,6 +372,8 @@ def update_current_trace(
     """
     current = CURRENT_SPAN.get()
     if current is None:
+        if not state.enabled:
+            return  # disabled: @trace made no span current, and nothing is recorded anyway
         warn_once(
             "update_current_trace",
             "tracekit.update_current_trace() called outside any trace; nothing was updated",
