@@ -702,27 +702,6 @@ class Trace:
         if spans is None:
             spans = self.spans
         root = self.root
-        if len(spans) == 1 and spans[0] is root and root.end_time_ns is not None and not self.late:
-            # Most traces: one decorated call or one LLM call, exported once per trace.
-            return {
-                "schema_version": SCHEMA_VERSION,
-                "trace_id": self.trace_id,
-                "name": root.name if self.name is None else self.name,
-                "start_time_ns": root.start_time_ns,
-                "end_time_ns": root.end_time_ns,
-                "duration_ms": root.duration_ms,
-                "status": root.status,
-                "tags": self.tags or {},
-                "metadata": self.metadata or {},
-                "user_id": self.user_id,
-                "session_id": self.session_id,
-                "span_count": 1,
-                "error_count": 1 if root.status == "ERROR" else 0,
-                "usage": dict(root.usage) if root.usage else {},
-                "cost_usd": root.cost_usd,
-                "models": [root.model] if root.model else [],
-                "late": self.late,
-            }
         if root is not None and root.end_time_ns is not None and not self.late:
             start, end = root.start_time_ns, root.end_time_ns
         else:
