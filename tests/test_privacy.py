@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import tracekit
-from tracekit._privacy import Privacy, media_placeholder
+from tracekit._privacy import Privacy, _Replacement, media_placeholder
 
 SECRETS = {
     "openai_api_key": "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z",
@@ -381,3 +381,33 @@ def test_no_secret_survives_to_the_sqlite_store(tmp_path: Path, payload: Any, wh
     assert stored is not None
     text = json.dumps(stored.to_record())
     _assert_no_secret(text)
+
+
+def _every_pattern(policy: Privacy, text: str) -> str:
+    """What the policy's text() must give: every check applied, no marker prefilter."""
+    for name, _, pattern, validator in policy._checks:
+        text = pattern.sub(_Replacement(name, validator), text)
+    return text
+
+
+def test_every_marker_has_its_gate() -> None:
+    """A marker is only looked for in text holding its gate character, which it holds itself."""
+    policy = Privacy()
+    assert policy._gated and policy._ungated
+    for gate, markers in policy._gated:
+        assert all(gate in marker for marker, _ in markers), gate
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*SECRETS.values(), "xoxb-1234567890ab", "AIza" + "B" * 35, "sk-"])
+        | st.text(alphabet="abcKJz_x- \nEARSIbeyk", max_size=20),
+        max_size=8,
+    )
+)
+def test_the_marker_prefilter_never_changes_the_result(pieces: list[str]) -> None:
+    """Property: skipping patterns whose markers are absent gives what running them all gives."""
+    text = " ".join(pieces)
+    policy = Privacy()
+    assert policy.text(text) == _every_pattern(policy, text)

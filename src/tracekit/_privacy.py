@@ -97,6 +97,10 @@ _PII_MARKERS: Final[dict[str, tuple[str, ...]]] = {"email": ("@",), "ip_address"
 _DATA_URL = re.compile(r"^data:([\w.+\-]+/[\w.+\-]+)?(?:;[\w=.\-]+)*;base64,", re.ASCII)
 _BASE64 = re.compile(r"[A-Za-z0-9+/\-_\s]+={0,2}", re.ASCII)
 MEDIA_MIN_CHARS = 1024  # shorter base64 is more likely an id than a file
+# Base64's alphabets, "=" and the space; backslash stands for JSON's escaped \t \n \r \f \v.
+_B64_AND_SPACE: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \\"
+)
 
 
 class Privacy:
@@ -129,18 +133,20 @@ class Privacy:
             pattern, validator = PII_MASKERS[name]
             markers = _PII_MARKERS.get(name)
             self._checks.append((name, markers, re.compile(pattern), validator))
-        # One flat (marker, check) list: a single loop of substring tests per string.
-        self._markers = [
-            (marker, index)
-            for index, (_, markers, _, _) in enumerate(self._checks)
-            for marker in markers or ()
-        ]
-        # Only when every check has markers (user patterns and maskers have none).
-        self._prefilter = (
-            re.compile("|".join(re.escape(m) for m, _ in self._markers))
-            if self._markers and all(markers for _, markers, _, _ in self._checks)
-            else None
-        )
+        # Markers grouped by a gate: a character of theirs that prose rarely holds. A one-char
+        # test is a memchr (tens of ns per KB), so most markers cost nothing on most text;
+        # markers of common letters only are tested directly.
+        gated: dict[str, list[tuple[str, int]]] = {}
+        self._ungated: list[tuple[str, int]] = []
+        for index, (_, markers, _, _) in enumerate(self._checks):
+            for marker in markers or ():
+                gate = next((c for c in _GATES if c in marker), None)
+                group = self._ungated if gate is None else gated.setdefault(gate, [])
+                group.append((marker, index))
+        self._gated = list(gated.items())
+        # Every check has markers (user patterns and maskers have none): text with no marker
+        # is left as it is without running a pattern.
+        self._all_markered = all(markers for _, markers, _, _ in self._checks)
         self._keys = re.compile(SECRET_KEY_PATTERN) if scrub_secrets else None
         self._exempt = {k.lower() for k in exempt_keys}
         self._key_cache: dict[str, bool] = {}
@@ -172,14 +178,91 @@ class Privacy:
             placeholder = media_placeholder(value)
             if placeholder is not None:
                 return placeholder
-        if len(value) < 512 and self._prefilter is not None and not self._prefilter.search(value):
-            return value  # one regex over short text beats a substring test per marker
-        hits = {index for marker, index in self._markers if marker in value}
+        hits = self._marker_hits(value)
+        if not hits and self._all_markered:
+            return value
         for index, (name, markers, pattern, validator) in enumerate(self._checks):
             if markers is not None and index not in hits:
                 continue
             value = pattern.sub(_Replacement(name, validator), value)
         return value
+
+    def leaves_json_unchanged(self, data: bytes) -> bool:
+        """Whether a compact JSON document (orjson's bytes) holds nothing this policy changes:
+        no secret marker in any string, no credential-like key, no embedded media.
+
+        A necessary-condition test on the whole text, so False only means "look closer":
+        every marker, key ending and media run shows in the bytes as it is in the strings.
+        """
+        if not self._all_markered:
+            return False  # user patterns and PII maskers can match anything
+        text = data.decode()
+        if self._marker_hits(text):
+            return False
+        if self._keys is not None and '":' in text:
+            # Keys end with '":'. Searched for backwards, that is a literal prefix, which
+            # the regex engine finds fast; then the key's ending is read.
+            plain = text.isascii() and "\\" not in text
+            pattern = _KEY_ENDING_REVERSED if plain else _RISKY_KEY_REVERSED
+            if pattern.search(text.lower()[::-1]) is not None:
+                return False
+        # A base64 string of MEDIA_MIN_CHARS or more is as long a run of these bytes (escaped
+        # whitespace included); a data URL has ";base64," whatever its length.
+        return (
+            self.keep_media
+            or len(data) < MEDIA_MIN_CHARS
+            or (b";base64," not in data and _MEDIA_RUN not in data.translate(_MEDIA_BYTES))
+        )
+
+    def _marker_hits(self, value: str) -> list[int]:
+        """The checks whose markers occur in ``value``."""
+        hits = []
+        for marker, index in self._ungated:
+            if marker in value:
+                hits.append(index)
+        for gate, markers in self._gated:
+            if gate in value:
+                for marker, index in markers:
+                    if marker in value:
+                        hits.append(index)
+        return hits
+
+
+# Every ending of SECRET_KEY_PATTERN: a key matching it ends with one of these.
+_KEY_ENDINGS: Final = (
+    "key",
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "auth",
+    "authorization",
+    "token",
+    "bearer",
+    "cookie",
+    "session",
+    "sessionid",
+    "session_id",
+    "session-id",
+    "credential",
+    "credentials",
+)
+# In reversed, lower-cased JSON text: '":' after a key with a credential ending; in text
+# with escapes or non-ASCII characters, also after a key with one of those in its last 16
+# characters (case folding and `$` before a trailing newline let the key pattern match more).
+_REVERSED_ENDINGS: Final = "|".join(re.escape(ending[::-1]) for ending in _KEY_ENDINGS)
+_KEY_ENDING_REVERSED: Final = re.compile(f':"(?:{_REVERSED_ENDINGS})')
+_RISKY_KEY_REVERSED: Final = re.compile(
+    rf':"(?:{_REVERSED_ENDINGS}|.{{0,15}}[\\\x80-\U0010FFFF])', re.DOTALL
+)
+# Bytes of base64 text and JSON-escaped whitespace -> "A", the rest -> NUL.
+_MEDIA_BYTES: Final = bytes(ord("A") if chr(b) in _B64_AND_SPACE else 0 for b in range(256))
+_MEDIA_RUN: Final = b"A" * MEDIA_MIN_CHARS
+
+# Characters that ordinary text rarely holds, rarest first: a marker's first one of these is
+# its gate (see Privacy.__init__).
+_GATES: Final = "_JKQXZjqzx-"
 
 
 class _Replacement:
