@@ -28,7 +28,7 @@ from tracekit._privacy import (
     Privacy,
     is_metadata_attribute,
 )
-from tracekit._serialize import field_to_jsonable, to_jsonable
+from tracekit._serialize import snapshot, to_jsonable
 from tracekit._spans import CURRENT_SPAN, Span, SpanType
 from tracekit._tracer import new_span
 
@@ -194,9 +194,28 @@ class LLMCall:
             return
         if self.content_level == NONE and not is_metadata_attribute(key):
             return
+        if type(value) is bool or type(value) is float:
+            self.span.attributes[key] = value
+            return
         # Our own attribute names are never credential keys, so no key check; values are
         # still snapshotted and scrubbed.
         self.span.attributes[key] = to_jsonable(value, state.max_payload_chars)
+
+    def set_reported(self, key: str, value: Any) -> None:
+        """Short strings the provider reported about the call (response id, model, request
+        id, finish reasons): stored as they are, as there is no user text in them to scrub."""
+        cls = type(value)
+        if cls is str:
+            plain = len(value) <= _REPORTED_MAX_CHARS
+        elif cls is list:  # finish reasons
+            plain = all(type(v) is str and len(v) <= _REPORTED_MAX_CHARS for v in value)
+            value = list(value)
+        else:
+            plain = False
+        if not plain:
+            self.set(key, value)
+        elif self.content_level != NONE or is_metadata_attribute(key):
+            self.span.attributes[key] = value
 
     def set_tool_calls(self, calls: list[dict[str, Any]]) -> None:
         """The call's tool calls; their arguments are content, kept in full/redacted modes."""
@@ -220,7 +239,7 @@ class LLMCall:
     def set_model(self, model: str | None) -> None:
         if model:
             self.span.model = model
-            self.set("gen_ai.response.model", model)
+            self.set_reported("gen_ai.response.model", model)
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -287,12 +306,14 @@ class LLMCall:
 
 
 def record_inputs(call: LLMCall, inputs: Mapping[str, Any]) -> None:
-    """Set the span's inputs (the prompt side) unless content is not to be captured."""
+    """Set the span's inputs (the prompt side) unless content is not to be captured.
+
+    The keys are the provider's argument names (messages, input, ...), never credentials."""
     options = call.options
     if options.log_inputs and call.content_level >= REDACTED:
         limit, privacy = state.max_payload_chars, options.privacy()
         call.span.inputs = {
-            k: field_to_jsonable(k, v, limit, privacy) for k, v in inputs.items() if v is not None
+            k: snapshot(v, limit, privacy) for k, v in inputs.items() if v is not None
         }
 
 
@@ -300,18 +321,41 @@ def record_outputs(call: LLMCall, outputs: Any) -> None:
     """Set the span's outputs (the generated side) unless content is not to be captured."""
     options = call.options
     if options.log_outputs and call.content_level >= REDACTED:
-        call.span.outputs = to_jsonable(outputs, state.max_payload_chars, options.privacy())
+        call.span.outputs = snapshot(outputs, state.max_payload_chars, options.privacy())
 
 
 def record_params(call: LLMCall, kwargs: Mapping[str, Any], content_keys: frozenset[str]) -> None:
     """Every request parameter except content, transport options and credentials."""
+    attributes = call.span.attributes
     for key, value in kwargs.items():
-        if key in content_keys or key in _SKIPPED_KWARGS or _SECRET_KEY.search(key):
+        if key in content_keys or value is None:
             continue
-        if value is None or type(value).__name__ in {"Omit", "NotGiven"}:
+        name = _param_attribute(key)
+        if name is None:
             continue
-        # parse(response_format=MyModel): record the class name, not its repr
-        call.set(f"gen_ai.request.{key}", value.__name__ if isinstance(value, type) else value)
+        cls = type(value)
+        if cls is float or cls is int or cls is bool:  # temperature, max_tokens, ...: as is
+            if call.content_level != NONE or is_metadata_attribute(name):
+                attributes[name] = value
+        elif cls.__name__ not in ("Omit", "NotGiven"):
+            # parse(response_format=MyModel): record the class name, not its repr
+            call.set(name, value.__name__ if isinstance(value, type) else value)
+
+
+def _param_attribute(key: str) -> str | None:
+    """The attribute a request argument is recorded under, None for those never recorded."""
+    name = _PARAM_ATTRIBUTES.get(key, "")
+    if name == "":
+        skipped = key in _SKIPPED_KWARGS or _SECRET_KEY.search(key) is not None
+        name = None if skipped else f"gen_ai.request.{key}"
+        if len(_PARAM_ATTRIBUTES) < 1_000:  # argument names are few; a bound all the same
+            _PARAM_ATTRIBUTES[key] = name
+    return name
+
+
+_PARAM_ATTRIBUTES: dict[str, str | None] = {}
+# Longer "reported" strings are not ids: they take the scrubbing path like any other value.
+_REPORTED_MAX_CHARS = 256
 
 
 def given(value: Any) -> bool:
@@ -375,7 +419,7 @@ def _wrap_stream(call: LLMCall, stream: Any, kwargs: dict[str, Any]) -> Any:
     call.stream_state = new_stream(call, kwargs) if new_stream is not None else None
     if "tracekit.request_id" not in call.span.attributes:
         response = getattr(stream, "response", None)
-        call.set("tracekit.request_id", _header(response, call.op.request_id_header))
+        call.set_reported("tracekit.request_id", _header(response, call.op.request_id_header))
     if hasattr(stream, "__aiter__"):
         return AsyncStreamProxy(stream, call)
     return StreamProxy(stream, call)
@@ -406,7 +450,7 @@ def _is_async_response(raw: Any) -> bool:
 def _record_parsed(call: LLMCall, raw: Any, parsed: Any) -> Any:
     try:
         call.op.record_response(call, parsed)
-        call.set("tracekit.request_id", getattr(raw, "request_id", None))
+        call.set_reported("tracekit.request_id", getattr(raw, "request_id", None))
     except Exception:
         internal_error(f"{call.op.provider} {call.op.name} raw response")
     call.end()
@@ -643,7 +687,7 @@ class RawResponseProxy(_ObjectProxy):
         self._self_kwargs = kwargs
         self._self_parsed: dict[int, Any] = {}
         try:
-            call.set("tracekit.request_id", getattr(wrapped, "request_id", None))
+            call.set_reported("tracekit.request_id", getattr(wrapped, "request_id", None))
         except Exception:
             internal_error("raw response request id")
 

@@ -165,9 +165,9 @@ def _record_message(
     usage: dict[str, int | None] | None,
 ) -> None:
     call.set_model(model)
-    call.set("gen_ai.response.id", message_id)
+    call.set_reported("gen_ai.response.id", message_id)
     if stop_reason:
-        call.set("gen_ai.response.finish_reasons", [stop_reason])
+        call.set_reported("gen_ai.response.finish_reasons", [stop_reason])
     tools = _tool_calls(blocks)
     if tools:
         call.set_tool_calls(tools)
@@ -185,12 +185,12 @@ def _response(call: LLMCall, message: Any) -> None:
         getattr(message, "stop_reason", None),
         normalise_usage(getattr(message, "usage", None)),
     )
-    call.set("tracekit.request_id", getattr(message, "_request_id", None))
+    call.set_reported("tracekit.request_id", getattr(message, "_request_id", None))
 
 
 def _record_error(call: LLMCall, exc: BaseException) -> None:
     call.set("http.response.status_code", getattr(exc, "status_code", None))
-    call.set("tracekit.request_id", getattr(exc, "request_id", None))
+    call.set_reported("tracekit.request_id", getattr(exc, "request_id", None))
     error_type = getattr(exc, "type", None)
     if error_type is None:  # older releases keep it only in the error body
         body = getattr(exc, "body", None)

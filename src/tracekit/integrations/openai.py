@@ -196,14 +196,14 @@ def _tool_call_record(tool_call: Any) -> dict[str, Any]:
 
 def _record_common(call: LLMCall, response: Any) -> None:
     call.set_model(getattr(response, "model", None))
-    call.set("gen_ai.response.id", getattr(response, "id", None))
-    call.set("tracekit.request_id", getattr(response, "_request_id", None))
+    call.set_reported("gen_ai.response.id", getattr(response, "id", None))
+    call.set_reported("tracekit.request_id", getattr(response, "_request_id", None))
 
 
 def _chat_response(call: LLMCall, response: Any) -> None:
     _record_common(call, response)
     choices = getattr(response, "choices", None) or []
-    call.set("gen_ai.response.finish_reasons", [c.finish_reason for c in choices])
+    call.set_reported("gen_ai.response.finish_reasons", [c.finish_reason for c in choices])
     tool_calls = [_tool_call_record(tc) for c in choices for tc in (c.message.tool_calls or [])]
     if tool_calls:
         call.set_tool_calls(tool_calls)
@@ -212,7 +212,7 @@ def _chat_response(call: LLMCall, response: Any) -> None:
     usage = completion_usage(getattr(response, "usage", None))
     if usage is not None:
         call.set_usage(usage)
-    call.set(
+    call.set_reported(
         "gen_ai.openai.response.system_fingerprint", getattr(response, "system_fingerprint", None)
     )
 
@@ -235,7 +235,7 @@ def _responses_response(call: LLMCall, response: Any) -> None:
     incomplete = getattr(response, "incomplete_details", None)
     if incomplete is not None and getattr(incomplete, "reason", None):
         reasons = [incomplete.reason]
-    call.set("gen_ai.response.finish_reasons", reasons)
+    call.set_reported("gen_ai.response.finish_reasons", reasons)
     output = list(getattr(response, "output", None) or [])
     tool_calls = _responses_tool_calls(output)
     if tool_calls:
@@ -262,13 +262,13 @@ def _embedding_response(call: LLMCall, response: Any) -> None:
         call.set_usage(
             {"input_tokens": tokens, "total_tokens": getattr(usage, "total_tokens", None)}
         )
-    call.set("tracekit.request_id", getattr(response, "_request_id", None))
+    call.set_reported("tracekit.request_id", getattr(response, "_request_id", None))
 
 
 def _completion_response(call: LLMCall, response: Any) -> None:
     _record_common(call, response)
     choices = getattr(response, "choices", None) or []
-    call.set("gen_ai.response.finish_reasons", [c.finish_reason for c in choices])
+    call.set_reported("gen_ai.response.finish_reasons", [c.finish_reason for c in choices])
     texts = [c.text for c in choices]
     record_outputs(call, texts[0] if len(texts) == 1 else texts)
     usage = completion_usage(getattr(response, "usage", None))
@@ -278,7 +278,7 @@ def _completion_response(call: LLMCall, response: Any) -> None:
 
 def _record_error(call: LLMCall, exc: BaseException) -> None:
     call.set("http.response.status_code", getattr(exc, "status_code", None))
-    call.set("tracekit.request_id", getattr(exc, "request_id", None))
+    call.set_reported("tracekit.request_id", getattr(exc, "request_id", None))
     call.set("tracekit.error.code", getattr(exc, "code", None))
     call.set("tracekit.error.type", getattr(exc, "type", None))
 
@@ -358,7 +358,7 @@ class _ChatStream(StreamState):
 
     def finish(self, call: LLMCall, cancelled: bool) -> None:
         call.set_model(self.model)
-        call.set("gen_ai.response.id", self.id)
+        call.set_reported("gen_ai.response.id", self.id)
         indexes = sorted(
             set(self.text) | set(self.refusal) | set(self.tools) | set(self.reasons)
         ) or [0]
@@ -383,7 +383,9 @@ class _ChatStream(StreamState):
             call.set_tool_calls(all_tools)
         record_outputs(call, messages[0] if len(messages) == 1 else messages)
         if self.reasons:
-            call.set("gen_ai.response.finish_reasons", [self.reasons.get(i) for i in indexes])
+            call.set_reported(
+                "gen_ai.response.finish_reasons", [self.reasons.get(i) for i in indexes]
+            )
         usage = completion_usage(self.usage)
         if usage is not None:
             call.set_usage(usage)
@@ -426,7 +428,9 @@ class _CompletionStream(StreamState):
         texts = ["".join(parts) for _, parts in sorted(self.text.items())]
         record_outputs(call, texts[0] if len(texts) == 1 else texts)
         if self.reasons:
-            call.set("gen_ai.response.finish_reasons", [r for _, r in sorted(self.reasons.items())])
+            call.set_reported(
+                "gen_ai.response.finish_reasons", [r for _, r in sorted(self.reasons.items())]
+            )
         usage = completion_usage(self.usage)
         if usage is not None:
             call.set_usage(usage)
