@@ -854,6 +854,32 @@ def test_api_key_and_auth_headers_never_recorded(
     assert server.requests[-1].headers["authorization"] == "Bearer sk-other-secret"
 
 
+def test_secrets_in_parameters_and_messages_are_scrubbed(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """Credentials inside parameter values and message content are scrubbed, credential-like
+    keys inside them redacted, and a number beyond 64 bits is kept as its decimal string."""
+    secret = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
+    client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": f"my key is {secret}", "api_key": "hidden"}],
+        user=f"user {secret}",
+        metadata={"session_token": "t-1", "team": "a"},
+        seed=2**70,
+    )
+    span = one_llm_span(collected)
+    dumped = json.dumps(collected.traces())
+    assert secret not in dumped and "hidden" not in dumped and "t-1" not in dumped
+    attrs = span["attributes"]
+    assert attrs["gen_ai.request.user"] == "user [REDACTED:openai_api_key]"
+    assert attrs["gen_ai.request.metadata"] == {
+        "session_token": "[REDACTED:secret_key]",
+        "team": "a",
+    }
+    assert attrs["gen_ai.request.seed"] == str(2**70)
+    assert span["inputs"]["messages"][0]["content"] == "my key is [REDACTED:openai_api_key]"
+
+
 def test_log_inputs_and_outputs_off(server: FakeLLMServer, client: Any, collected: Any) -> None:
     """autolog(log_inputs=False, log_outputs=False) keeps usage but no message text."""
     tracekit.openai.autolog(log_inputs=False, log_outputs=False)

@@ -334,7 +334,8 @@ def record_params(call: LLMCall, kwargs: Mapping[str, Any], content_keys: frozen
         if name is None:
             continue
         cls = type(value)
-        if cls is float or cls is int or cls is bool:  # temperature, max_tokens, ...: as is
+        if cls is float or cls is bool or (cls is int and -(2**63) <= value < 2**63):
+            # temperature, max_tokens, ...: as they are
             if call.content_level != NONE or is_metadata_attribute(name):
                 attributes[name] = value
         elif cls.__name__ not in ("Omit", "NotGiven"):
