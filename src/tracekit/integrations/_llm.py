@@ -266,13 +266,14 @@ class LLMCall:
 
     def on_chunk(self, chunk: Any) -> bool:
         try:
-            if self.first_chunk_ns is None:
-                self.first_chunk_ns = time.time_ns()
             state_ = self.stream_state
-            hide = state_.on_chunk(chunk) if state_ is not None else False
-            if not hide:  # the chunk count is what the caller iterated
-                self.chunks += 1
-            return hide
+            if state_ is not None:
+                if state_.on_chunk(chunk):
+                    return True  # hidden: the chunk count is what the caller iterated
+            elif self.first_chunk_ns is None:  # the first token, for want of a reader
+                self.first_chunk_ns = time.time_ns()
+            self.chunks += 1
+            return False
         except Exception:
             internal_error(f"{self.op.provider} stream chunk")
             return False

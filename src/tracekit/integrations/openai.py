@@ -316,8 +316,12 @@ class _ChatStream(StreamState):
         self.usage: Any = None
 
     def on_chunk(self, chunk: Any) -> bool:
-        self.model = getattr(chunk, "model", None) or self.model
-        self.id = getattr(chunk, "id", None) or self.id
+        # Every chunk repeats the id and model; Azure's first one (content filter results)
+        # has them empty, so the first non-empty ones are kept.
+        if not self.id:
+            self.id = getattr(chunk, "id", None) or None
+        if not self.model:
+            self.model = getattr(chunk, "model", None) or None
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
@@ -329,16 +333,19 @@ class _ChatStream(StreamState):
             delta = choice.delta
             index = choice.index
             if delta is not None:
-                if self.first_token_ns is None and (
-                    delta.content or delta.tool_calls or getattr(delta, "refusal", None)
-                ):
-                    self.first_token_ns = time.time_ns()
-                if delta.content:
-                    self.text.setdefault(index, []).append(delta.content)
+                content = delta.content
                 refusal = getattr(delta, "refusal", None)
+                tool_calls = delta.tool_calls
+                if self.first_token_ns is None and (content or tool_calls or refusal):
+                    self.first_token_ns = time.time_ns()
+                if content:
+                    parts = self.text.get(index)
+                    if parts is None:
+                        parts = self.text[index] = []
+                    parts.append(content)
                 if refusal:
                     self.refusal.setdefault(index, []).append(refusal)
-                for tool in delta.tool_calls or ():
+                for tool in tool_calls or ():
                     slot = self.tools.setdefault(index, {}).setdefault(
                         tool.index, {"id": None, "name": None, "arguments": []}
                     )
