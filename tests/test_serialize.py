@@ -309,6 +309,12 @@ def test_snapshot_equals_to_jsonable(value: Any) -> None:
     assert snapshot(value, 20_000) == to_jsonable(value, 20_000)
 
 
+def test_snapshot_never_raises_on_a_broken_fragment() -> None:
+    """orjson writes a Fragment's bytes as they are; invalid ones take the walk."""
+    value = {"a": orjson.Fragment(b"not json")}
+    assert snapshot(value, 1_000) == to_jsonable(value, 1_000)
+
+
 def test_snapshot_is_a_copy() -> None:
     """Like the walk, the round trip copies: changing the caller's list later changes nothing."""
     messages = [{"role": "user", "content": "hi"}]

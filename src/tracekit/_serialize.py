@@ -106,7 +106,10 @@ def plain_copy(data: bytes, max_chars: int, privacy: Privacy | None = None) -> A
         return _NOT_PLAIN
     if policy is not None and not policy.leaves_json_unchanged(data):
         return _NOT_PLAIN
-    return orjson.loads(data)
+    try:
+        return orjson.loads(data)
+    except ValueError:  # an orjson.Fragment inside that does not hold valid JSON
+        return _NOT_PLAIN
 
 
 def _may_be_cut(data: bytes) -> bool:

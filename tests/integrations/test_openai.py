@@ -880,6 +880,19 @@ def test_secrets_in_parameters_and_messages_are_scrubbed(
     assert span["inputs"]["messages"][0]["content"] == "my key is [REDACTED:openai_api_key]"
 
 
+def test_reported_ids_and_models_are_scrubbed_too(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """A proxy may echo a request's model string, and a request id is whatever the server
+    sends: both are scrubbed like every other value."""
+    secret = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
+    server.queue(Reply(text="ok", model=f"proxy/{secret}", request_id=f"req {secret}"))
+    client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    attrs = one_llm_span(collected)["attributes"]
+    assert attrs["gen_ai.response.model"] == "proxy/[REDACTED:openai_api_key]"
+    assert attrs["tracekit.request_id"] == "req [REDACTED:openai_api_key]"
+
+
 def test_log_inputs_and_outputs_off(server: FakeLLMServer, client: Any, collected: Any) -> None:
     """autolog(log_inputs=False, log_outputs=False) keeps usage but no message text."""
     tracekit.openai.autolog(log_inputs=False, log_outputs=False)

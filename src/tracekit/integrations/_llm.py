@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
+from tracekit import _serialize
 from tracekit._internal import internal_error, state
 from tracekit._pricing import cost_usd
 from tracekit._privacy import (
@@ -203,18 +204,25 @@ class LLMCall:
 
     def set_reported(self, key: str, value: Any) -> None:
         """Short strings the provider reported about the call (response id, model, request
-        id, finish reasons): stored as they are, as there is no user text in them to scrub."""
+        id, finish reasons): what :meth:`set` records, without its dispatch on types.
+
+        Still scrubbed: a proxy may echo the request's model string, secrets and all."""
         cls = type(value)
+        limit = min(_REPORTED_MAX_CHARS, state.max_payload_chars)
         if cls is str:
-            plain = len(value) <= _REPORTED_MAX_CHARS
+            plain = len(value) <= limit
         elif cls is list:  # finish reasons
-            plain = all(type(v) is str and len(v) <= _REPORTED_MAX_CHARS for v in value)
-            value = list(value)
+            plain = all(type(v) is str and len(v) <= limit for v in value)
         else:
             plain = False
         if not plain:
             self.set(key, value)
         elif self.content_level != NONE or is_metadata_attribute(key):
+            scrub = _serialize.PRIVACY
+            if scrub is not None:
+                value = scrub.text(value) if cls is str else [scrub.text(v) for v in value]
+            elif cls is list:
+                value = list(value)
             self.span.attributes[key] = value
 
     def set_tool_calls(self, calls: list[dict[str, Any]]) -> None:
@@ -356,7 +364,7 @@ def _param_attribute(key: str) -> str | None:
 
 
 _PARAM_ATTRIBUTES: dict[str, str | None] = {}
-# Longer "reported" strings are not ids: they take the scrubbing path like any other value.
+# Longer "reported" strings are not ids: they take set()'s path like any other value.
 _REPORTED_MAX_CHARS = 256
 
 
