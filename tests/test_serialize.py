@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import decimal
@@ -14,13 +13,11 @@ from typing import Any, NamedTuple
 
 import orjson
 import pydantic
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tracekit
-from tracekit._privacy import Privacy
-from tracekit._serialize import dumps, snapshot, to_jsonable, truncate
+from tracekit._serialize import dumps, to_jsonable, truncate
 
 
 class Color(enum.Enum):
@@ -237,122 +234,3 @@ def test_binary_truncation_always_marked() -> None:
         out = to_jsonable(b"\xff" * size, 65)
         kept = 65 * 3 // 4
         assert ("truncated" in out) == (size > kept), size
-
-
-# -- snapshot(): to_jsonable in one orjson round trip when nothing needs a closer look ---------
-
-_B64 = base64.b64encode(bytes(range(256)) * 6).decode()  # 2048 chars of base64
-_SECRET = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
-
-
-def _nested(levels: int) -> Any:
-    value: Any = "leaf"
-    for _ in range(levels):
-        value = [value]
-    return value
-
-
-def _nested_dicts(levels: int) -> Any:
-    # brackets and escaped quotes inside strings must not be taken for structure
-    value: Any = {"s": '[[{{"\\'}
-    for _ in range(levels - 1):
-        value = {"k": value, "q": ']]}}"'}
-    return value
-
-
-SNAPSHOT_CASES: list[Any] = [
-    [{"role": "user", "content": "Where is my order?"}],
-    {"x": _SECRET},
-    {"note": f"use {_SECRET} here", "n": 3},
-    {"api_key": "not-a-known-shape"},
-    {"Authorization": "abc"},
-    {"max_tokens": 3, "input_tokens": 5, "tool_call_id": "call_1"},
-    {"x-Api-Key": "k"},
-    {"token\n": "a key that ends in a newline"},
-    {"x\u017fecret": "long s folds to s"},
-    {"to\u212aen": "Kelvin sign folds to k"},
-    {'a"token': "escaped quote in the key"},
-    {"data": _B64, "media_type": "image/png"},
-    {"image": _B64},
-    {"image": "\n".join(_B64[i : i + 76] for i in range(0, len(_B64), 76))},
-    {"url": "data:image/png;base64," + _B64[:1010]},
-    {"text": "plain words " * 200},
-    {"text": "a" * 30_000},
-    _nested(31),
-    _nested(32),
-    _nested(33),
-    _nested(40),
-    _nested_dicts(32),
-    _nested_dicts(33),
-    [[i] for i in range(40)],
-    list(range(999)),
-    list(range(1000)),
-    list(range(1001)),
-    {str(i): i for i in range(1001)},
-    ("a", ("b",)),
-    {"e": Color.RED},
-    {"when": dt.date(2026, 1, 2)},
-    {"p": Point(1, 2)},
-    {1: "non-str key"},
-    {"big": 2**70},
-    {"s": "lone \udc80 surrogate"},
-    {"bytes": b"raw"},
-    {"set": {3, 1}},
-    User(name="Ann", tags=["a"]),
-]
-
-
-@pytest.mark.parametrize("value", SNAPSHOT_CASES, ids=lambda v: repr(v)[:40])
-def test_snapshot_equals_to_jsonable(value: Any) -> None:
-    """The orjson round trip gives exactly what the walk gives: secrets, credential keys,
-    media, long strings, deep nesting and long containers are all noticed and left to it."""
-    assert snapshot(value, 20_000) == to_jsonable(value, 20_000)
-
-
-def test_snapshot_never_raises_on_a_broken_fragment() -> None:
-    """orjson writes a Fragment's bytes as they are; invalid ones take the walk."""
-    value = {"a": orjson.Fragment(b"not json")}
-    assert snapshot(value, 1_000) == to_jsonable(value, 1_000)
-
-
-def test_snapshot_is_a_copy() -> None:
-    """Like the walk, the round trip copies: changing the caller's list later changes nothing."""
-    messages = [{"role": "user", "content": "hi"}]
-    out = snapshot(messages, 20_000)
-    messages[0]["content"] = "changed"
-    messages.append({"role": "user", "content": "more"})
-    assert out == [{"role": "user", "content": "hi"}]
-
-
-def test_snapshot_follows_the_policy() -> None:
-    """User patterns and maskers are applied too (those go through the walk)."""
-    policy = Privacy(secret_patterns={"ticket": r"TCK-\d+"}, mask=["email"])
-    value = {"text": "TCK-123 from ann@example.com"}
-    assert snapshot(value, 20_000, policy) == to_jsonable(value, 20_000, policy)
-    assert "TCK-123" not in str(snapshot(value, 20_000, policy))
-
-
-json_like = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=30)
-    | st.sampled_from([_SECRET, "Bearer abcdefghijklmnop.qrst", "ghp_" + "a" * 36, "x" * 60]),
-    lambda children: (
-        st.lists(children, max_size=6)
-        | st.dictionaries(
-            st.text(max_size=12) | st.sampled_from(["api_key", "token", "Secret", "role", "id"]),
-            children,
-            max_size=5,
-        )
-    ),
-    max_leaves=40,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(json_like, st.sampled_from([64, 200, 20_000]))
-def test_snapshot_equals_to_jsonable_property(value: Any, max_chars: int) -> None:
-    """Property: for any JSON-like value and limit, the round trip and the walk agree."""
-    assert snapshot(value, max_chars) == to_jsonable(value, max_chars)

@@ -97,10 +97,6 @@ _PII_MARKERS: Final[dict[str, tuple[str, ...]]] = {"email": ("@",), "ip_address"
 _DATA_URL = re.compile(r"^data:([\w.+\-]+/[\w.+\-]+)?(?:;[\w=.\-]+)*;base64,", re.ASCII)
 _BASE64 = re.compile(r"[A-Za-z0-9+/\-_\s]+={0,2}", re.ASCII)
 MEDIA_MIN_CHARS = 1024  # shorter base64 is more likely an id than a file
-# Base64's alphabets, "=" and the space; backslash stands for JSON's escaped \t \n \r \f \v.
-_B64_AND_SPACE: Final = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \\"
-)
 
 
 class Privacy:
@@ -187,33 +183,6 @@ class Privacy:
             value = pattern.sub(_Replacement(name, validator), value)
         return value
 
-    def leaves_json_unchanged(self, data: bytes) -> bool:
-        """Whether a compact JSON document (orjson's bytes) holds nothing this policy changes:
-        no secret marker in any string, no credential-like key, no embedded media.
-
-        A necessary-condition test on the whole text, so False only means "look closer":
-        every marker, key ending and media run shows in the bytes as it is in the strings.
-        """
-        if not self._all_markered:
-            return False  # user patterns and PII maskers can match anything
-        text = data.decode()
-        if self._marker_hits(text):
-            return False
-        if self._keys is not None and '":' in text:
-            # Keys end with '":'. Searched for backwards, that is a literal prefix, which
-            # the regex engine finds fast; then the key's ending is read.
-            plain = text.isascii() and "\\" not in text
-            pattern = _KEY_ENDING_REVERSED if plain else _RISKY_KEY_REVERSED
-            if pattern.search(text.lower()[::-1]) is not None:
-                return False
-        # A base64 string of MEDIA_MIN_CHARS or more is as long a run of these bytes (escaped
-        # whitespace included); a data URL has ";base64," whatever its length.
-        return (
-            self.keep_media
-            or len(data) < MEDIA_MIN_CHARS
-            or (b";base64," not in data and _MEDIA_RUN not in data.translate(_MEDIA_BYTES))
-        )
-
     def _marker_hits(self, value: str) -> list[int]:
         """The checks whose markers occur in ``value``."""
         hits = []
@@ -227,38 +196,6 @@ class Privacy:
                         hits.append(index)
         return hits
 
-
-# Every ending of SECRET_KEY_PATTERN: a key matching it ends with one of these.
-_KEY_ENDINGS: Final = (
-    "key",
-    "secret",
-    "password",
-    "passwd",
-    "passphrase",
-    "pwd",
-    "auth",
-    "authorization",
-    "token",
-    "bearer",
-    "cookie",
-    "session",
-    "sessionid",
-    "session_id",
-    "session-id",
-    "credential",
-    "credentials",
-)
-# In reversed, lower-cased JSON text: '":' after a key with a credential ending; in text
-# with escapes or non-ASCII characters, also after a key with one of those in its last 16
-# characters (case folding and `$` before a trailing newline let the key pattern match more).
-_REVERSED_ENDINGS: Final = "|".join(re.escape(ending[::-1]) for ending in _KEY_ENDINGS)
-_KEY_ENDING_REVERSED: Final = re.compile(f':"(?:{_REVERSED_ENDINGS})')
-_RISKY_KEY_REVERSED: Final = re.compile(
-    rf':"(?:{_REVERSED_ENDINGS}|.{{0,15}}[\\\x80-\U0010FFFF])', re.DOTALL
-)
-# Bytes of base64 text and JSON-escaped whitespace -> "A", the rest -> NUL.
-_MEDIA_BYTES: Final = bytes(ord("A") if chr(b) in _B64_AND_SPACE else 0 for b in range(256))
-_MEDIA_RUN: Final = b"A" * MEDIA_MIN_CHARS
 
 # Characters that ordinary text rarely holds, rarest first: a marker's first one of these is
 # its gate (see Privacy.__init__).

@@ -70,66 +70,6 @@ def to_jsonable(obj: Any, max_chars: int, privacy: Privacy | None = None) -> Any
         return _safe_repr(obj, max_chars)
 
 
-# orjson refuses (TypeError) what to_jsonable converts its own way: dataclasses, dates, bytes,
-# sets, subclasses of builtins, non-str keys, integers beyond 64 bits, lone surrogates.
-_PLAIN_JSON = (
-    orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-)
-_NOT_PLAIN = object()
-# The bytes deleted to keep a document's brackets and commas, or its brackets (folded to [ ]).
-_STRUCTURE = bytes(range(256)).translate(None, b"[]{},")
-_NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
-_FOLD_BRACKETS = bytes.maketrans(b"{}", b"[]")
-
-
-def snapshot(obj: Any, max_chars: int, privacy: Privacy | None = None) -> Any:
-    """:func:`to_jsonable`, in one C round trip (orjson) when ``obj`` is plain JSON that needs
-    no cut, scrub or placeholder; the result is the same, except that NaN and infinities
-    become None (as JSON has them)."""
-    try:
-        data = orjson.dumps(obj, option=_PLAIN_JSON)
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return to_jsonable(obj, max_chars, privacy)
-    value = plain_copy(data, max_chars, privacy)
-    return to_jsonable(obj, max_chars, privacy) if value is _NOT_PLAIN else value
-
-
-def plain_copy(data: bytes, max_chars: int, privacy: Privacy | None = None) -> Any:
-    """The value of the compact JSON ``data`` if :func:`to_jsonable` would leave it as it is,
-    else ``_NOT_PLAIN``."""
-    policy = privacy if privacy is not None else PRIVACY
-    if len(data) > max_chars:  # no string can be longer than the text that holds it
-        return _NOT_PLAIN
-    if len(data) > 2 * MAX_DEPTH and _may_be_cut(data):
-        return _NOT_PLAIN
-    if policy is not None and not policy.leaves_json_unchanged(data):
-        return _NOT_PLAIN
-    try:
-        return orjson.loads(data)
-    except ValueError:  # an orjson.Fragment inside that does not hold valid JSON
-        return _NOT_PLAIN
-
-
-def _may_be_cut(data: bytes) -> bool:
-    """Whether a container of ``data`` may hold over MAX_ITEMS items or nest deeper than
-    MAX_DEPTH (brackets and commas inside strings only make this answer True more often)."""
-    marks = data.translate(None, _STRUCTURE)
-    if marks.count(b",") >= MAX_ITEMS:
-        return True
-    if len(marks) - marks.count(b",") <= MAX_DEPTH:  # too few containers to nest that deep
-        return False
-    # The nesting itself: strings out, then strip the innermost pairs once per level.
-    outside = data.replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')[::2]
-    brackets = b"".join(outside).translate(_FOLD_BRACKETS, _NOT_BRACKETS)
-    for _ in range(MAX_DEPTH):
-        if not brackets:
-            return False
-        brackets = brackets.replace(b"[]", b"")
-    return bool(brackets)
-
-
 def field_to_jsonable(key: str, value: Any, max_chars: int, privacy: Privacy | None = None) -> Any:
     """Like :func:`to_jsonable` for a value stored under ``key``: credentials keys are redacted."""
     policy = privacy if privacy is not None else PRIVACY

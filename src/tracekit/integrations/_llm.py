@@ -29,7 +29,7 @@ from tracekit._privacy import (
     Privacy,
     is_metadata_attribute,
 )
-from tracekit._serialize import snapshot, to_jsonable
+from tracekit._serialize import field_to_jsonable, to_jsonable
 from tracekit._spans import CURRENT_SPAN, Span, SpanType
 from tracekit._tracer import new_span
 
@@ -315,14 +315,12 @@ class LLMCall:
 
 
 def record_inputs(call: LLMCall, inputs: Mapping[str, Any]) -> None:
-    """Set the span's inputs (the prompt side) unless content is not to be captured.
-
-    The keys are the provider's argument names (messages, input, ...), never credentials."""
+    """Set the span's inputs (the prompt side) unless content is not to be captured."""
     options = call.options
     if options.log_inputs and call.content_level >= REDACTED:
         limit, privacy = state.max_payload_chars, options.privacy()
         call.span.inputs = {
-            k: snapshot(v, limit, privacy) for k, v in inputs.items() if v is not None
+            k: field_to_jsonable(k, v, limit, privacy) for k, v in inputs.items() if v is not None
         }
 
 
@@ -330,7 +328,7 @@ def record_outputs(call: LLMCall, outputs: Any) -> None:
     """Set the span's outputs (the generated side) unless content is not to be captured."""
     options = call.options
     if options.log_outputs and call.content_level >= REDACTED:
-        call.span.outputs = snapshot(outputs, state.max_payload_chars, options.privacy())
+        call.span.outputs = to_jsonable(outputs, state.max_payload_chars, options.privacy())
 
 
 def record_params(call: LLMCall, kwargs: Mapping[str, Any], content_keys: frozenset[str]) -> None:
