@@ -12,7 +12,10 @@ simulated L1 instruction and data misses. Each contender runs twice in a fresh p
 ``--short`` and ``--long`` calls after a warm-up, and the difference is divided by the extra
 calls, so start-up, imports and patching cancel out. ``PYTHONHASHSEED`` is fixed: string
 hashes decide how long dict look-ups probe, which otherwise moves the counts by more than the
-differences measured. Export threads are included (valgrind runs one thread at a time).
+differences measured. After the warm-up the objects alive are frozen (``gc.freeze()``): a
+full collection over every imported module's objects costs millions of instructions and would
+fall in one run of a pair and not the other; collections of the objects the calls create
+are still counted. Export threads are included (valgrind runs one thread at a time).
 
 Contenders: the plain call; tracekit's ``autolog()`` with an exporter that drops the traces,
 and with the JSONL exporter; OpenInference with an OpenTelemetry SDK ``BatchSpanProcessor``
@@ -67,6 +70,11 @@ elif contender == "openinference":
 for _ in range(20):
     fn()
 flush()
+# Import-time objects out of the collector's sight: a full collection over them, falling in
+# one run of a pair and not in the other, would swamp the per-call difference.
+import gc
+gc.collect()
+gc.freeze()
 for _ in range(calls):
     fn()
 flush()
@@ -120,6 +128,9 @@ def count(case: str, contender: str, calls: int, workdir: Path, canned: Path) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
+    parser.add_argument(
+        "--contenders", default=",".join(CONTENDERS), help="comma-separated; plain is always run"
+    )
     parser.add_argument("--short", type=int, default=10, help="calls of the short run (10)")
     parser.add_argument("--long", type=int, default=40, help="calls of the long run (40)")
     args = parser.parse_args(argv)
@@ -130,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     import bench_integrations as bi
 
     cases = [c.strip() for c in args.only.split(",") if c.strip()]
+    wanted = {"plain", *(c.strip() for c in args.contenders.split(","))}
+    contenders = [c for c in CONTENDERS if c in wanted]
     print(f"tracekit integration instruction counts ({sys.executable}, {sys.version.split()[0]})")
     print(f"  openai {bi.version_of('openai')}, anthropic {bi.version_of('anthropic')}")
     with tempfile.TemporaryDirectory(prefix="tracekit-bench-ii-") as tmp:
@@ -140,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs = [
             (case, contender, calls)
             for case in cases
-            for contender in CONTENDERS
+            for contender in contenders
             if available(contender, case.split("/")[0])
             for calls in (args.short, args.long)
         ]
@@ -158,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 / extra
                 for name in COUNTS
             }
-            for contender in CONTENDERS
+            for contender in contenders
             if (case, contender, args.short) in results
         }
         plain = per_call["plain"]
