@@ -15,7 +15,9 @@ hashes decide how long dict look-ups probe, which otherwise moves the counts by 
 differences measured. After the warm-up the objects alive are frozen (``gc.freeze()``): a
 full collection over every imported module's objects costs millions of instructions and would
 fall in one run of a pair and not the other; collections of the objects the calls create
-are still counted. Export threads are included (valgrind runs one thread at a time).
+are still counted. The exporters export at the two flushes only (their timers are set to a
+day): a timer-driven export thread would wake a different number of times in the two runs.
+Export work is included (valgrind runs one thread at a time).
 
 Contenders: the plain call; tracekit's ``autolog()`` with an exporter that drops the traces,
 and with the JSONL exporter; OpenInference with an OpenTelemetry SDK ``BatchSpanProcessor``
@@ -94,6 +96,12 @@ def count(case: str, contender: str, calls: int, workdir: Path, canned: Path) ->
     env = {
         **os.environ,
         "PYTHONHASHSEED": "0",
+        # Export at the flushes only: a timer-driven export thread would wake a different
+        # number of times in the two runs of a pair (valgrind's pace varies).
+        "TRACEKIT_EXPORT_INTERVAL_MS": str(86_400_000),
+        "TRACEKIT_EXPORT_BATCH_SIZE": "100000",
+        "OTEL_BSP_SCHEDULE_DELAY": str(86_400_000),
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
         "TRACEKIT_HOME": str(workdir / f"home-{case.replace('/', '-')}-{contender}-{calls}"),
     }
     done = subprocess.run(
