@@ -11,18 +11,48 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 
 class Skip(Exception):
     """A contender cannot be measured here; the message says why."""
+
+
+def cachegrind(
+    argv: Sequence[str], env: Mapping[str, str], counts: Mapping[str, str]
+) -> dict[str, int]:
+    """Run ``argv`` under ``valgrind --tool=cachegrind`` and return the totals it prints,
+    one per entry of ``counts`` (name -> regular expression with the figure as group 1)."""
+    valgrind = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=yes",
+        "--cachegrind-out-file=/dev/null",
+    ]
+    done = subprocess.run(
+        [*valgrind, *argv],
+        capture_output=True,
+        text=True,
+        env=dict(env),
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed under valgrind:\n{done.stderr[-3000:]}")
+    found = {}
+    for name, pattern in counts.items():
+        match = re.search(pattern, done.stderr)
+        if match is None:
+            raise RuntimeError(f"no {name} in valgrind's output:\n{done.stderr[-2000:]}")
+        found[name] = int(match.group(1).replace(",", ""))
+    return found
 
 
 def median(values: Sequence[float]) -> float:

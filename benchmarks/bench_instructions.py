@@ -20,12 +20,12 @@ when memory must supply it, which cachegrind does not model.
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _common import cachegrind
 
 ROUND = 2_000
 SHORT, LONG = 1, 6
@@ -67,26 +67,7 @@ def count(contender: str, rounds: int, workdir: Path) -> dict[str, int]:
     script = workdir / "workload.py"
     script.write_text(f"ROUND = {ROUND}\n{WORKLOAD}")
     env = {**os.environ, "BENCH_JSONL": str(workdir / f"{contender}-{rounds}.jsonl")}
-    valgrind = [
-        "valgrind",
-        "--tool=cachegrind",
-        "--cache-sim=yes",
-        "--cachegrind-out-file=/dev/null",
-    ]
-    done = subprocess.run(
-        [*valgrind, sys.executable, str(script), contender, str(rounds)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    found = {}
-    for name, pattern in COUNTS.items():
-        match = re.search(pattern, done.stderr)
-        if match is None:
-            raise RuntimeError(f"no {name} in valgrind's output:\n{done.stderr[-2000:]}")
-        found[name] = int(match.group(1).replace(",", ""))
-    return found
+    return cachegrind([sys.executable, str(script), contender, str(rounds)], env, COUNTS)
 
 
 def main() -> int:

@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from _common import cachegrind
 
 HERE = Path(__file__).resolve().parent
 CASES = ("openai/create", "openai/stream", "anthropic/create", "anthropic/stream")
@@ -104,33 +104,8 @@ def count(case: str, contender: str, calls: int, workdir: Path, canned: Path) ->
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
         "TRACEKIT_HOME": str(workdir / f"home-{case.replace('/', '-')}-{contender}-{calls}"),
     }
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=yes",
-            "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            str(script),
-            case,
-            contender,
-            str(calls),
-            str(canned),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{case} {contender} {calls} failed:\n{done.stderr[-3000:]}")
-    found = {}
-    for name, pattern in COUNTS.items():
-        match = re.search(pattern, done.stderr)
-        if match is None:
-            raise RuntimeError(f"no {name} in valgrind's output:\n{done.stderr[-2000:]}")
-        found[name] = int(match.group(1).replace(",", ""))
-    return found
+    argv = [sys.executable, str(script), case, contender, str(calls), str(canned)]
+    return cachegrind(argv, env, COUNTS)
 
 
 def main(argv: list[str] | None = None) -> int:
