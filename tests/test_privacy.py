@@ -401,7 +401,9 @@ def test_every_marker_has_its_gate() -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
-        st.sampled_from([*SECRETS.values(), "xoxb-1234567890ab", "AIza" + "B" * 35, "sk-"])
+        st.sampled_from(
+            [*SECRETS.values(), "xoxb-1234567890ab", "AIza" + "B" * 35, "ASIA" + "Q" * 16, "sk-"]
+        )
         | st.text(alphabet="abcKJz_x- \nEARSIbeyk", max_size=20),
         max_size=8,
     )
