@@ -118,6 +118,27 @@ def release_token(span: Span | NonRecordingSpan) -> None:
             CURRENT_SPAN.reset(token)
 
 
+def usage_counts(usage: Mapping[str, Any]) -> dict[str, int]:
+    """The token counts of ``usage``: ``None`` values left out (unknown, not zero); unknown keys
+    and values that are not counts from 0 to 2^63 - 1 left out with a warning."""
+    counts: dict[str, int] = {}
+    for key, value in usage.items():
+        if key not in USAGE_KEYS:
+            warn_once(f"usage:{key}", f"tracekit: unknown usage key {key!r}")
+            continue
+        if value is None:
+            continue
+        try:
+            count = int(value)
+        except (TypeError, ValueError, OverflowError):
+            count = -1
+        if not 0 <= count < _MAX_COUNT:
+            warn_once(f"usage-value:{key}", f"tracekit: usage {key}={value!r} is not a count")
+            continue
+        counts[key] = count
+    return counts
+
+
 def error_record(exc: BaseException) -> dict[str, Any]:
     """The ``error`` field of a span: type, message and formatted stack trace."""
     cls = type(exc)
@@ -313,20 +334,7 @@ class Span:
         if self._after_end("set_usage"):
             return
         current = dict(self.usage) if self.usage is not None else {}
-        for key, value in usage.items():
-            if key not in USAGE_KEYS:
-                warn_once(f"usage:{key}", f"tracekit: unknown usage key {key!r}")
-                continue
-            if value is None:
-                continue
-            try:
-                count = int(value)
-            except (TypeError, ValueError, OverflowError):
-                count = -1
-            if not 0 <= count < _MAX_COUNT:
-                warn_once(f"usage-value:{key}", f"tracekit: usage {key}={value!r} is not a count")
-                continue
-            current[key] = count
+        current.update(usage_counts(usage))
         self.usage = current or None
 
     def set_model(self, model: str | None, provider: str | None = None) -> None:

@@ -893,6 +893,21 @@ def test_reported_ids_and_models_are_scrubbed_too(
     assert attrs["tracekit.request_id"] == "req [REDACTED:openai_api_key]"
 
 
+def test_usage_that_is_not_a_count_is_left_out(
+    server: FakeLLMServer, client: Any, collected: Any
+) -> None:
+    """A server reporting a token count beyond 64 bits gets the same check as set_usage(): the
+    count is left out (with a warning), the rest of the span is kept and exported."""
+    server.queue(Reply(text="ok", usage=Usage(input_tokens=2**70, output_tokens=3)))
+    with pytest.warns(tracekit.TracekitWarning, match="is not a count"):
+        client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    span = one_llm_span(collected)
+    assert span["usage"]["output_tokens"] == 3
+    assert "input_tokens" not in span["usage"] and "total_tokens" not in span["usage"]
+    assert span["cost_usd"] is None  # no price without the input count
+    assert span["outputs"]["content"] == "ok"
+
+
 def test_log_inputs_and_outputs_off(server: FakeLLMServer, client: Any, collected: Any) -> None:
     """autolog(log_inputs=False, log_outputs=False) keeps usage but no message text."""
     tracekit.openai.autolog(log_inputs=False, log_outputs=False)

@@ -30,7 +30,7 @@ from tracekit._privacy import (
     is_metadata_attribute,
 )
 from tracekit._serialize import field_to_jsonable, to_jsonable
-from tracekit._spans import CURRENT_SPAN, Span, SpanType
+from tracekit._spans import CURRENT_SPAN, Span, SpanType, usage_counts
 from tracekit._tracer import new_span
 
 from ._patching import PatchSet
@@ -239,7 +239,7 @@ class LLMCall:
         )
 
     def set_usage(self, usage: Mapping[str, int | None]) -> None:
-        clean = {k: int(v) for k, v in usage.items() if v is not None}
+        clean = usage_counts(usage)  # the same checks as Span.set_usage
         if "total_tokens" not in clean and "input_tokens" in clean and "output_tokens" in clean:
             clean["total_tokens"] = clean["input_tokens"] + clean["output_tokens"]
         self.span.usage = clean or None
