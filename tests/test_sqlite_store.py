@@ -273,6 +273,50 @@ def test_same_batch_exported_twice_is_stored_once(tmp_path: Path) -> None:
     assert detail is not None and len(list(detail.walk())) == 2
 
 
+def test_a_large_batch_sent_again_merges_every_trace(tmp_path: Path) -> None:
+    """A batch larger than one id lookup (500 trace ids) sent twice adds nothing the second
+    time, and a batch mixing stored and new traces stores only the new ones."""
+    mem = tracekit.InMemoryExporter()
+    tracekit.configure(exporters=[mem])
+    for i in range(1_203):
+        record_trace(f"t{i}", start_ns=BASE_NS + i, duration_ms=1, model="m", text=f"w{i}")
+    assert tracekit.flush()
+    traces = mem.traces
+    path = tmp_path / "t.db"
+    exporter = SqliteExporter(path)
+    exporter.export(traces[:1_100])
+    exporter.export(traces)  # 1 100 stored, 103 new
+    exporter.export(traces[::-1])
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*), count(DISTINCT trace_id) FROM traces").fetchone() == (
+        1_203,
+        1_203,
+    )
+    assert db.execute("SELECT count(*) FROM spans").fetchone() == (2 * 1_203,)
+    assert db.execute("SELECT count(*) FROM trace_facets").fetchone() == (1_203,)
+    assert [t.name for t in search_traces(path=path, text="w1202")] == ["t1202"]
+
+
+def test_row_ids_of_pruned_traces_are_not_reused(tmp_path: Path) -> None:
+    """The text index and facets refer to traces by row id: a trace stored after the newest
+    one was pruned gets a new id, never the pruned one's."""
+    path = tmp_path / "t.db"
+    tracekit.configure(exporters=[SqliteExporter(path)])
+    for name in ("old-1", "old-2"):
+        record_trace(name, start_ns=BASE_NS, duration_ms=1, model="m", text="gone")
+    assert tracekit.flush()
+    db = sqlite3.connect(path)
+    pruned = {row[0] for row in db.execute("SELECT id FROM traces")}
+    with TraceStore.open(path) as store:
+        assert store.prune("30d").traces == 2
+    record_trace("new", start_ns=time.time_ns(), duration_ms=1, model="m", text="fresh")
+    assert tracekit.flush()
+    ((new_id,),) = db.execute("SELECT id FROM traces").fetchall()
+    assert new_id > max(pruned)
+    assert search_traces(path=path, text="gone") == []
+    assert [t.name for t in search_traces(path=path, text="fresh")] == ["new"]
+
+
 @pytest.mark.slow
 def test_four_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     """4 processes x 1000 traces into one store: every trace is there."""

@@ -907,7 +907,7 @@ class SqliteExporter:
         trained = False
         try:
             dict_id, trained = self._dictionary_for(c, records)
-            writer = _BatchWriter(c, dict_id)
+            writer = _BatchWriter(c, dict_id, records)
             for record in records:
                 writer.write(record)
             writer.finish()
@@ -989,25 +989,61 @@ _INSERT_SPAN: Final = (
 )
 
 
+_INSERT_TRACE: Final = (
+    "INSERT INTO traces (id, trace_id, name, start_time_ns, end_time_ns, status, span_count,"
+    " error_count, late_span_count, has_root, "
+    + ", ".join(USAGE_COLUMNS)
+    + ", cost_usd, models, providers, tags, metadata, user_id, session_id) VALUES ("
+    + ", ".join("?" * (17 + len(USAGE_COLUMNS)))
+    + ")"
+)
+
+# Trace ids looked up per query when a batch starts (SQLite allows 32 766 parameters since
+# 3.32, 999 before).
+_LOOKUP_CHUNK: Final = 500
+
+
 class _BatchWriter:
     """Writes records inside the export transaction."""
 
-    def __init__(self, c: _Connection, dict_id: int) -> None:
+    def __init__(self, c: _Connection, dict_id: int, records: Sequence[Mapping[str, Any]]) -> None:
         self.c = c
-        self.conn = c.conn
+        self.conn = conn = c.conn
         self.dict_id = dict_id
         self.has_text = (
-            self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'trace_text'").fetchone()
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'trace_text'").fetchone()
             is not None
         )
-        # Rows are sent in one executemany per table at the end of the batch (or before a
-        # merge, which reads them back): far fewer round trips into SQLite.
+        # New traces get their row ids here, so that their rows go to SQLite in one
+        # executemany per table instead of an INSERT ... RETURNING per trace. The transaction
+        # holds the write lock, so no other writer can take these ids or add these traces
+        # meanwhile. AUTOINCREMENT: never reuse the id of a deleted (pruned) trace.
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'traces'").fetchone()
+        self.next_rowid = (0 if row is None else int(row[0])) + 1
+        # Traces of this batch stored already (late records, or a batch sent twice): merged.
+        ids = list({bytes.fromhex(r["trace_id"]) for r in records})
+        self.stored: set[bytes] = set()
+        for i in range(0, len(ids), _LOOKUP_CHUNK):
+            part = ids[i : i + _LOOKUP_CHUNK]
+            self.stored.update(
+                bytes(r[0])
+                for r in conn.execute(
+                    "SELECT trace_id FROM traces WHERE trace_id IN ("
+                    + ", ".join("?" * len(part))
+                    + ")",
+                    part,
+                )
+            )
+        self.trace_rows: list[tuple[Any, ...]] = []
         self.span_rows: list[tuple[Any, ...]] = []
         self.text_rows: list[tuple[int, str]] = []
         self.facet_rows: list[tuple[int, int, int]] = []
 
     def finish(self) -> None:
         """Write the rows held back so far."""
+        if self.trace_rows:
+            self.conn.executemany(_INSERT_TRACE, self.trace_rows)
+            self.trace_rows = []
         if self.span_rows:
             self.conn.executemany(_INSERT_SPAN, self.span_rows)
             self.span_rows = []
@@ -1043,46 +1079,41 @@ class _BatchWriter:
     def write(self, record: Mapping[str, Any]) -> None:
         tid = bytes.fromhex(record["trace_id"])
         spans = record["spans"]
-        late = bool(record.get("late"))
-        providers = _distinct(s.get("provider") for s in spans)
+        if tid in self.stored:
+            self._merge(tid, record, spans)
+            return
+        self.stored.add(tid)  # a second record of this trace in the batch merges into it
+        trace_rowid = self.next_rowid
+        self.next_rowid += 1
+        providers = _distinct([s.get("provider") for s in spans])
+        models = record.get("models") or []
+        tags = record.get("tags") or {}
+        start_ns = record["start_time_ns"]
         usage = record.get("usage") or {}
-        row = self.conn.execute(
-            "INSERT INTO traces (trace_id, name, start_time_ns, end_time_ns, status, span_count,"
-            " error_count, late_span_count, has_root, "
-            + ", ".join(USAGE_COLUMNS)
-            + ", cost_usd, models, providers, tags, metadata, user_id, session_id)"
-            " VALUES (" + ", ".join("?" * (16 + len(USAGE_COLUMNS))) + ")"
-            " ON CONFLICT (trace_id) DO NOTHING RETURNING id",
+        self.trace_rows.append(
             (
+                trace_rowid,
                 tid,
                 record["name"],
-                record["start_time_ns"],
+                start_ns,
                 record["end_time_ns"],
                 record["status"],
                 len(spans),
                 record["error_count"],
                 sum(1 for s in spans if s.get("late")),
-                0 if late else 1,
-                *(usage.get(k) for k in USAGE_COLUMNS),
+                0 if record.get("late") else 1,
+                *map(usage.get, USAGE_COLUMNS),
                 record.get("cost_usd"),
-                _json(record.get("models") or []),
+                _json(models),
                 _json(providers),
-                _json(record.get("tags") or {}),
+                _json(tags),
                 _json(record.get("metadata") or {}),
                 record.get("user_id"),
                 record.get("session_id"),
-            ),
-        ).fetchone()
-        if row is not None:
-            trace_rowid = int(row[0])
-            self._insert_spans(trace_rowid, 0, record, spans)
-            self._set_facets(
-                trace_rowid,
-                record["start_time_ns"],
-                self._facet_ids(record.get("models") or [], providers, record.get("tags") or {}),
             )
-            return
-        self._merge(tid, record, spans)
+        )
+        self._insert_spans(trace_rowid, 0, record, spans)
+        self._set_facets(trace_rowid, start_ns, self._facet_ids(models, providers, tags))
 
     def _insert_spans(
         self,
@@ -1113,7 +1144,7 @@ class _BatchWriter:
                     1 if span.get("late") else 0,
                     None if model is None else self.name_id(KIND_MODEL, model),
                     None if provider is None else self.name_id(KIND_PROVIDER, provider),
-                    *(usage.get(k) for k in USAGE_COLUMNS),
+                    *map(usage.get, USAGE_COLUMNS),
                     span.get("cost_usd"),
                     segment,
                 )
