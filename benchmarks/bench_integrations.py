@@ -24,7 +24,10 @@ globally); the child processes of one round run one after another, in a rotating
 - mlflow-tracing: ``mlflow.<provider>.autolog()`` exporting over OTLP/HTTP to a receiver
   process that this script starts and that counts the spans;
 - openinference: ``openinference-instrumentation-<provider>`` with an OpenTelemetry SDK
-  ``TracerProvider``, a ``BatchSpanProcessor`` and an exporter that counts and drops spans.
+  ``TracerProvider``, a ``BatchSpanProcessor`` and an exporter that counts and drops spans;
+- with ``--floor``, two floors that no instrumentation gets under: the SDK method wrapped
+  with a wrapt ``FunctionWrapper`` that only calls it, and the same wrapper opening a bare
+  tracekit span (discarded) around the call.
 
 How the added CPU is measured: inside each child, the contender's instrumentation is switched
 on and off (``autolog(disable=True)``, ``uninstrument()``) between small blocks of calls,
@@ -76,10 +79,22 @@ from _common import (
 )
 
 PROVIDERS = ("openai", "anthropic")
-KINDS = ("plain", "tracekit", "tracekit-sqlite", "tracekit-jsonl", "mlflow", "openinference")
+KINDS = (
+    "plain",
+    "floor-wrapper",
+    "floor-span",
+    "tracekit",
+    "tracekit-sqlite",
+    "tracekit-jsonl",
+    "mlflow",
+    "openinference",
+)
 TRACEKITS = ("tracekit", "tracekit-sqlite", "tracekit-jsonl")
+FLOORS = ("floor-wrapper", "floor-span")  # with --floor
 LABELS = {
     "plain": "plain (no instrumentation)",
+    "floor-wrapper": "floor: a do-nothing wrapt wrapper",
+    "floor-span": "floor: the wrapper + a bare span",
     "tracekit": "tracekit (discarding exporter)",
     "tracekit-sqlite": "tracekit (default: SQLite store)",
     "tracekit-jsonl": "tracekit (JSONL file)",
@@ -353,6 +368,46 @@ def setup_tracekit(provider: str, exporter: str) -> Setup:
     return Setup(switch, lambda: tracekit.flush(timeout_s=120.0), recorded, with_usage, note)
 
 
+def setup_floor(provider: str, span: bool) -> Setup:
+    """What any instrumentation pays before it records anything: the SDK method wrapped with
+    a wrapt ``FunctionWrapper`` that only calls it, and (``span``) the same wrapper opening a
+    bare tracekit span around the call, exported to a counting, discarding exporter. Streams
+    are not followed: the span ends when ``create()`` returns."""
+    import wrapt
+
+    import tracekit
+
+    owner: Any
+    if provider == "openai":
+        from openai.resources.chat import Completions as owner
+    else:
+        from anthropic.resources import Messages as owner
+    original = owner.__dict__["create"]
+    counting = CountingTracekitExporter()
+    tracekit.configure(exporters=[counting])
+    tracekit_span = tracekit.span
+
+    def passthrough(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        return wrapped(*args, **kwargs)
+
+    def with_span(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        with tracekit_span("chat", span_type="CHAT_MODEL"):
+            return wrapped(*args, **kwargs)
+
+    patched = wrapt.FunctionWrapper(original, with_span if span else passthrough)
+
+    def switch(on: bool) -> None:
+        owner.create = patched if on else original
+
+    return Setup(
+        switch,
+        lambda: tracekit.flush(timeout_s=120.0),
+        lambda: counting.spans,
+        lambda: 0,
+        "a bare span per call, discarded" if span else "no span: the wrapper alone",
+    )
+
+
 def counting_otel_exporter() -> Any:
     """An OTel SpanExporter that counts spans (and those with token counts), then drops them."""
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -508,6 +563,8 @@ def child_main(args: argparse.Namespace) -> int:
             raise SystemExit(f"{provider} stream yielded {got} items, not {STREAM_ITEMS}")
     if kind == "plain":  # "on" and "off" calls are both plain: the noise floor
         setup = Setup(lambda on: None, lambda: None, lambda: 0, lambda: 0, "no instrumentation")
+    elif kind in FLOORS:
+        setup = setup_floor(provider, span=kind == "floor-span")
     elif kind in TRACEKITS:
         setup = setup_tracekit(provider, {"tracekit": "discard"}.get(kind, kind[9:]))
     elif kind == "openinference":
@@ -567,9 +624,12 @@ class Results:
         return added
 
 
-def available_kinds(provider: str) -> dict[str, str | None]:
+def available_kinds(provider: str, floor: bool = False) -> dict[str, str | None]:
     """Each contender and why it cannot run here (None when it can)."""
-    out: dict[str, str | None] = {"plain": None, **dict.fromkeys(TRACEKITS)}
+    out: dict[str, str | None] = {"plain": None}
+    if floor:
+        out.update(dict.fromkeys(FLOORS))
+    out.update(dict.fromkeys(TRACEKITS))
     if importlib.util.find_spec("mlflow") is None:
         out["mlflow"] = "mlflow-tracing is not installed"
     elif importlib.util.find_spec("opentelemetry.exporter.otlp.proto.http") is None:
@@ -629,7 +689,7 @@ def bench_provider(
 ) -> Results:
     res = Results()
     kinds = []
-    for kind, why in available_kinds(provider).items():
+    for kind, why in available_kinds(provider, args.floor).items():
         reason = why
         if kind == "mlflow" and why is None and receiver is None:
             reason = "the OTLP receiver is not running"
@@ -694,7 +754,8 @@ def report_provider(provider: str, res: Results) -> dict[str, Any]:
             if kind != "plain" and added.get("tracekit-sqlite", 0) > 0:
                 ratio_default = f"{extra / added['tracekit-sqlite']:10.1f}x"
             spans, calls = res.spans.get(kind, 0), res.calls.get(kind, 0)
-            flag = "  <-- NOT ONE SPAN PER CALL" if spans != calls else ""
+            expected = 0 if kind == "floor-wrapper" else calls
+            flag = "  <-- NOT ONE SPAN PER CALL" if spans != expected else ""
             counts = f"{spans} ({res.with_usage.get(kind, 0)}) / {calls}{flag}"
             if kind == "plain":
                 counts = "(noise floor: 'on' and 'off' calls are both plain)"
@@ -1082,7 +1143,7 @@ def summarize(summaries: dict[str, dict[str, Any]]) -> None:
                         )
         calls, spans = summary.get("calls", {}), summary.get("spans", {})
         for kind, made in calls.items():
-            if kind != "plain":
+            if kind != "plain" and kind not in FLOORS:
                 lines.append(
                     (
                         spans.get(kind) == made,
@@ -1122,6 +1183,11 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         default="openai,anthropic,profile",
         help="comma-separated sections: openai, anthropic, profile",
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run two floors: a do-nothing wrapt wrapper, and the wrapper + a bare span",
     )
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)

@@ -297,6 +297,41 @@ def test_a_large_batch_sent_again_merges_every_trace(tmp_path: Path) -> None:
     assert [t.name for t in search_traces(path=path, text="w1202")] == ["t1202"]
 
 
+def test_a_batch_is_written_with_few_statements(tmp_path: Path) -> None:
+    """Each statement SQLite steps is a release of the GIL, which the app's threads pay for
+    while they are busy: 150 traces go in with a handful of INSERTs, not one per row."""
+    mem = tracekit.InMemoryExporter()
+    tracekit.configure(exporters=[mem])
+    for i in range(150):
+        record_trace(f"t{i}", start_ns=BASE_NS + i, duration_ms=1, model="m", text=f"w{i}")
+    assert tracekit.flush()
+    exporter = SqliteExporter(tmp_path / "t.db")
+    conn = exporter._connection().conn
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    exporter.export(mem.traces)
+    inserts = [s.split(" (")[0] for s in statements if s.startswith("INSERT")]
+    # the first batch also trains a compression dictionary and interns the model name
+    assert sorted(inserts) == sorted(
+        ["INSERT INTO dictionaries", "INSERT INTO names"]
+        + ["INSERT INTO traces"] * 2
+        + ["INSERT INTO spans"] * 3
+        + ["INSERT OR IGNORE INTO trace_facets"] * 2
+        + ["INSERT INTO trace_text"] * 2
+    ), inserts
+    assert [t.name for t in search_traces(path=tmp_path / "t.db", text="w149")] == ["t149"]
+
+
+def test_rows_are_split_to_fit_sqlite_parameter_limit() -> None:
+    """Older SQLite builds allow 999 parameters per statement: the rows are split to fit."""
+    conn = sqlite3.connect(":memory:")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 7)
+    conn.execute("CREATE TABLE t (a, b, c)")
+    rows = [(i, str(i), float(i)) for i in range(11)]
+    sq._insert_rows(conn, ("INSERT INTO t (a, b, c) VALUES ", 3), rows)
+    assert conn.execute("SELECT a, b, c FROM t ORDER BY a").fetchall() == rows
+
+
 def test_row_ids_of_pruned_traces_are_not_reused(tmp_path: Path) -> None:
     """The text index and facets refer to traces by row id: a trace stored after the newest
     one was pruned gets a new id, never the pruned one's."""
