@@ -22,7 +22,10 @@ What it measures:
 3. Storage: file bytes per trace (after a WAL checkpoint), per table, projected to 1M traces,
    against the raw JSONL record and MLflow's published 2.3 GB per 1M traces (and, with
    ``--mlflow-python``, MLflow measured on the same traces).
-4. A store of 1M spans (333,334 traces over 30 days, 4 models, 5% errors) built through the
+4. One-call traces (a chat call alone, as the OpenAI integration records it) exported from a
+   worker thread, alone and while the main thread runs Python code: CPU per trace on both
+   threads and wall time per trace.
+5. A store of 1M spans (333,334 traces over 30 days, 4 models, 5% errors) built through the
    same ``export()``; then ``search_traces()`` latency (median of repeated calls, each
    opening the store as the function does) and ``tracekit traces ls`` wall time.
 """
@@ -41,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -194,6 +198,38 @@ def typical_trace(
     return trace
 
 
+def one_call_trace(rng: random.Random, start_ns: int) -> Trace:
+    """One chat call on its own, as the OpenAI integration records a call outside any span."""
+    trace = Trace(f"{rng.getrandbits(128) or 1:032x}")
+    end = start_ns + rng.randint(400, 3000) * 1_000_000
+    span = Span("chat gpt-4o-mini", SpanType.CHAT_MODEL, trace, None, start_ns)
+    span.end_time_ns, span.duration_ms = end, (end - start_ns) / 1e6
+    trace.spans.append(span)
+    trace.root = span
+    span.inputs = {
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": prose(rng, 150)},
+        ]
+    }
+    span.outputs = {"role": "assistant", "content": prose(rng, 300)}
+    span.model, span.provider = MODELS[0]
+    span.usage = {"input_tokens": 48, "output_tokens": 61, "total_tokens": 109}
+    span.cost_usd = 0.0000438
+    span.attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.request.temperature": 0.2,
+        "gen_ai.response.model": MODELS[0][0],
+        "gen_ai.response.id": f"chatcmpl-{rng.getrandbits(96):024x}",
+        "tracekit.request_id": f"req_{rng.getrandbits(128):032x}",
+        "gen_ai.response.finish_reasons": ["stop"],
+    }
+    trace.closed = True
+    return trace
+
+
 def prompt_chars(trace: Trace) -> int:
     total = 0
     for s in trace.spans:
@@ -293,6 +329,75 @@ def bench_no_text_index(workdir: Path, traces: list[Trace]) -> None:
     checkpoint(path)
     per_trace = path.stat().st_size / len(traces)
     print(f"  without the full-text index (text_index=False): {per_trace:,.0f} B per trace")
+
+
+def _app_work() -> int:
+    """A unit of the app's own Python work (about 10 µs)."""
+    return sum(i * i for i in range(300))
+
+
+def _export_in_thread(path: Path, traces: list[Trace], busy: bool) -> dict[str, float]:
+    """Export ``traces`` in batches of 512 from a worker thread, as the export pipeline does,
+    while this thread idles or (``busy``) runs units of Python work; CPU and wall time."""
+    for t in traces:
+        t._dict = t._json = None
+    exporter = SqliteExporter(path)
+    exporter.export(traces[:100])  # the first batch trains the store's dictionary
+    rest = traces[100:]
+    done: dict[str, float] = {}
+
+    def worker() -> None:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        for i in range(0, len(rest), 512):
+            exporter.export(rest[i : i + 512])
+        done["export_cpu"] = time.thread_time() - cpu
+        done["wall"] = time.perf_counter() - wall
+
+    thread = threading.Thread(target=worker)
+    app_cpu, units = time.thread_time(), 0
+    thread.start()
+    if busy:
+        while thread.is_alive():
+            _app_work()
+            units += 1
+    thread.join()
+    done["app_cpu"] = time.thread_time() - app_cpu
+    done["units"] = units
+    done["traces"] = len(rest)
+    exporter.shutdown()
+    return done
+
+
+def bench_busy_app(workdir: Path, n: int) -> None:
+    """The store's cost for one-call traces, exported alone and while the app thread is busy:
+    Python's sqlite3 and zlib release the GIL in C calls, and every release is a hand-off that
+    a busy app thread pays for too."""
+    rng = random.Random(2)
+    t0 = 1_717_200_000 * 10**9
+    traces = [one_call_trace(rng, t0 + i * 10**6) for i in range(n)]
+    json_bytes = statistics.mean(len(t.to_json()) for t in traces[:200])
+    unit_cpu = min(timeit_unit() for _ in range(5))  # the app's unit of work, alone
+    alone = _export_in_thread(workdir / "one-call-alone.db", traces, busy=False)
+    busy = _export_in_thread(workdir / "one-call-busy.db", traces, busy=True)
+    per = 1e6 / alone["traces"]
+    app_extra = (busy["app_cpu"] - busy["units"] * unit_cpu) * per
+    print(f"  one-call traces ({json_bytes:,.0f} B as JSONL), batches of 512 from a worker thread:")
+    print(
+        f"    alone: {alone['export_cpu'] * per:,.0f} µs CPU per trace"
+        f" ({alone['traces'] / alone['wall']:,.0f} traces/s)"
+    )
+    print(
+        f"    while the app thread runs Python: export thread {busy['export_cpu'] * per:,.0f} µs"
+        f" CPU per trace, app thread +{app_extra:,.0f} µs CPU per trace, wall"
+        f" {busy['wall'] * per:,.0f} µs per trace"
+    )
+
+
+def timeit_unit(n: int = 2000) -> float:
+    start = time.thread_time()
+    for _ in range(n):
+        _app_work()
+    return (time.thread_time() - start) / n
 
 
 MLFLOW_CHILD = r"""
@@ -472,11 +577,13 @@ def main() -> None:
         print("\n1-3. Typical traces through SqliteExporter.export()")
         typical = bench_typical(workdir, typical_n)
         bench_no_text_index(workdir, typical["traces"])
+        print("\n4. One-call traces, exported alone and while the app thread is busy")
+        bench_busy_app(workdir, typical_n)
         if args.mlflow_python:
             bench_mlflow(workdir, args.mlflow_python, typical["traces"], args.mlflow_traces)
         big = Path(args.keep) if args.keep else workdir / "big.db"
         big.unlink(missing_ok=True)
-        print(f"\n4. A store of {spans:,} spans")
+        print(f"\n5. A store of {spans:,} spans")
         n, seconds, ids = build_big(big, spans)
         print(
             f"  built {n:,} traces ({n * 3:,} spans) in {seconds:.0f} s"
