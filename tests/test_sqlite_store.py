@@ -352,6 +352,21 @@ def test_row_ids_of_pruned_traces_are_not_reused(tmp_path: Path) -> None:
     assert [t.name for t in search_traces(path=path, text="fresh")] == ["new"]
 
 
+def test_a_store_whose_id_sequence_was_lost_still_takes_traces(tmp_path: Path) -> None:
+    """New traces are numbered after the highest stored id even without sqlite_sequence's
+    row (a store rebuilt with the sqlite3 shell's .recover, for one)."""
+    path = tmp_path / "t.db"
+    tracekit.configure(exporters=[SqliteExporter(path)])
+    record_trace("first", start_ns=BASE_NS, duration_ms=1, model="m", text="one")
+    assert tracekit.flush()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("DELETE FROM sqlite_sequence")
+    record_trace("second", start_ns=BASE_NS + 1, duration_ms=1, model="m", text="two")
+    assert tracekit.flush()
+    assert tracekit.stats()["exporters"]["SqliteExporter"]["traces_failed"] == 0
+    assert sorted(t.name for t in search_traces(path=path)) == ["first", "second"]
+
+
 @pytest.mark.slow
 def test_four_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     """4 processes x 1000 traces into one store: every trace is there."""

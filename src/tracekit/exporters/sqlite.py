@@ -1047,9 +1047,13 @@ class _BatchWriter:
         # New traces get their row ids here, so that their rows go to SQLite with the other
         # tables' rows (_insert_rows) instead of an INSERT ... RETURNING each. The transaction
         # holds the write lock, so no other writer can take these ids or add these traces
-        # meanwhile. AUTOINCREMENT: never reuse the id of a deleted (pruned) trace.
-        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'traces'").fetchone()
-        self.next_rowid = (0 if row is None else int(row[0])) + 1
+        # meanwhile. AUTOINCREMENT: never reuse the id of a deleted (pruned) trace; max(id)
+        # too, in case sqlite_sequence lost its row (a store rebuilt by `.recover`, say).
+        row = conn.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'traces'), 0),"
+            " coalesce((SELECT max(id) FROM traces), 0))"
+        ).fetchone()
+        self.next_rowid = int(row[0]) + 1
         # Traces of this batch stored already (late records, or a batch sent twice): merged.
         ids = list({bytes.fromhex(r["trace_id"]) for r in records})
         self.stored: set[bytes] = set()
