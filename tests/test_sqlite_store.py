@@ -311,13 +311,14 @@ def test_a_batch_is_written_with_few_statements(tmp_path: Path) -> None:
     conn.set_trace_callback(statements.append)
     exporter.export(mem.traces)
     inserts = [s.split(" (")[0] for s in statements if s.startswith("INSERT")]
-    # the first batch also trains a compression dictionary and interns the model name
+    # The first batch also trains a compression dictionary and interns the model name. 150
+    # rows: 100 + 32 + 16 + 2; 300 span rows: 3 x 100.
     assert sorted(inserts) == sorted(
         ["INSERT INTO dictionaries", "INSERT INTO names"]
-        + ["INSERT INTO traces"] * 2
+        + ["INSERT INTO traces"] * 4
         + ["INSERT INTO spans"] * 3
-        + ["INSERT OR IGNORE INTO trace_facets"] * 2
-        + ["INSERT INTO trace_text"] * 2
+        + ["INSERT OR IGNORE INTO trace_facets"] * 4
+        + ["INSERT INTO trace_text"] * 4
     ), inserts
     assert [t.name for t in search_traces(path=tmp_path / "t.db", text="w149")] == ["t149"]
 
@@ -330,6 +331,41 @@ def test_rows_are_split_to_fit_sqlite_parameter_limit() -> None:
     rows = [(i, str(i), float(i)) for i in range(11)]
     sq._insert_rows(conn, ("INSERT INTO t (a, b, c) VALUES ", 3), rows)
     assert conn.execute("SELECT a, b, c FROM t ORDER BY a").fetchall() == rows
+
+
+def test_row_counts_of_any_size_reuse_a_few_statement_shapes() -> None:
+    """Every count of rows goes in whole, with statements of a few sizes only (prepared
+    statements are cached by their text)."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a, b)")
+    shapes: set[str] = set()
+    conn.set_trace_callback(
+        lambda sql: shapes.add(str(sql.count("("))) if sql.startswith("INSERT") else None
+    )
+    total = 0
+    for n in range(1, 260):
+        rows = [(total + i, "x") for i in range(n)]
+        sq._insert_rows(conn, ("INSERT INTO t (a, b) VALUES ", 2), rows)
+        total += n
+    assert conn.execute("SELECT count(*), count(DISTINCT a) FROM t").fetchone() == (total, total)
+    assert len(shapes) == 8, sorted(shapes)  # 100, 64, 32, 16, 8, 4, 2 and 1 rows
+
+
+def test_late_record_merges_inside_a_batch_of_many_rows(tmp_path: Path) -> None:
+    """A trace's main and late records in a batch of more than 100 rows per table: the rows
+    held back are written before the merge reads them."""
+    main, late = _records_with_late_span()
+    mem = tracekit.InMemoryExporter()
+    tracekit.configure(exporters=[mem])
+    for i in range(130):
+        record_trace(f"t{i}", start_ns=BASE_NS + i, duration_ms=1, model="m", text=f"w{i}")
+    assert tracekit.flush()
+    batch = mem.traces
+    path = tmp_path / "t.db"
+    SqliteExporter(path).export([*batch[:120], main, *batch[120:], late])
+    (handler,) = [t for t in search_traces(path=path, limit=500) if t.name == "handler"]
+    assert (handler.span_count, handler.late_span_count, handler.error_count) == (2, 1, 1)
+    assert len(search_traces(path=path, limit=500)) == 131
 
 
 def test_row_ids_of_pruned_traces_are_not_reused(tmp_path: Path) -> None:
