@@ -25,9 +25,9 @@ globally); the child processes of one round run one after another, in a rotating
   process that this script starts and that counts the spans;
 - openinference: ``openinference-instrumentation-<provider>`` with an OpenTelemetry SDK
   ``TracerProvider``, a ``BatchSpanProcessor`` and an exporter that counts and drops spans;
-- with ``--floor``, two floors that no instrumentation gets under: the SDK method wrapped
-  with a wrapt ``FunctionWrapper`` that only calls it, and the same wrapper opening a bare
-  tracekit span (discarded) around the call.
+- with ``--floor``, two floors, what an instrumentation pays before it records anything: the
+  SDK method wrapped with a wrapt ``FunctionWrapper`` that only calls it, and the same wrapper
+  opening a bare tracekit span (discarded) around the call.
 
 How the added CPU is measured: inside each child, the contender's instrumentation is switched
 on and off (``autolog(disable=True)``, ``uninstrument()``) between small blocks of calls,
