@@ -273,15 +273,20 @@ def test_same_batch_exported_twice_is_stored_once(tmp_path: Path) -> None:
     assert detail is not None and len(list(detail.walk())) == 2
 
 
+def _many_traces(n: int) -> list[Any]:
+    """``n`` recorded traces named t0, t1, ... (a root and a chat span each), not exported."""
+    mem = tracekit.InMemoryExporter()
+    tracekit.configure(exporters=[mem])
+    for i in range(n):
+        record_trace(f"t{i}", start_ns=BASE_NS + i, duration_ms=1, model="m", text=f"w{i}")
+    assert tracekit.flush()
+    return mem.traces
+
+
 def test_a_large_batch_sent_again_merges_every_trace(tmp_path: Path) -> None:
     """A batch larger than one id lookup (500 trace ids) sent twice adds nothing the second
     time, and a batch mixing stored and new traces stores only the new ones."""
-    mem = tracekit.InMemoryExporter()
-    tracekit.configure(exporters=[mem])
-    for i in range(1_203):
-        record_trace(f"t{i}", start_ns=BASE_NS + i, duration_ms=1, model="m", text=f"w{i}")
-    assert tracekit.flush()
-    traces = mem.traces
+    traces = _many_traces(1_203)
     path = tmp_path / "t.db"
     exporter = SqliteExporter(path)
     exporter.export(traces[:1_100])
@@ -300,16 +305,12 @@ def test_a_large_batch_sent_again_merges_every_trace(tmp_path: Path) -> None:
 def test_a_batch_is_written_with_few_statements(tmp_path: Path) -> None:
     """Each statement SQLite steps is a release of the GIL, which the app's threads pay for
     while they are busy: 150 traces go in with a handful of INSERTs, not one per row."""
-    mem = tracekit.InMemoryExporter()
-    tracekit.configure(exporters=[mem])
-    for i in range(150):
-        record_trace(f"t{i}", start_ns=BASE_NS + i, duration_ms=1, model="m", text=f"w{i}")
-    assert tracekit.flush()
+    traces = _many_traces(150)
     exporter = SqliteExporter(tmp_path / "t.db")
     conn = exporter._connection().conn
     statements: list[str] = []
     conn.set_trace_callback(statements.append)
-    exporter.export(mem.traces)
+    exporter.export(traces)
     inserts = [s.split(" (")[0] for s in statements if s.startswith("INSERT")]
     # The first batch also trains a compression dictionary and interns the model name. 150
     # rows: 100 + 32 + 16 + 2; 300 span rows: 3 x 100.
@@ -355,12 +356,7 @@ def test_late_record_merges_inside_a_batch_of_many_rows(tmp_path: Path) -> None:
     """A trace's main and late records in a batch of more than 100 rows per table: the rows
     held back are written before the merge reads them."""
     main, late = _records_with_late_span()
-    mem = tracekit.InMemoryExporter()
-    tracekit.configure(exporters=[mem])
-    for i in range(130):
-        record_trace(f"t{i}", start_ns=BASE_NS + i, duration_ms=1, model="m", text=f"w{i}")
-    assert tracekit.flush()
-    batch = mem.traces
+    batch = _many_traces(130)
     path = tmp_path / "t.db"
     SqliteExporter(path).export([*batch[:120], main, *batch[120:], late])
     (handler,) = [t for t in search_traces(path=path, limit=500) if t.name == "handler"]
