@@ -788,8 +788,11 @@ class _Names:
 class _Connection:
     """One thread's connection to the store, with its caches."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, has_text_index: bool) -> None:
         self.conn = conn
+        # A store gains its text index only at creation or migration, both done by
+        # prepare_store() before this connection is used, and never loses it.
+        self.has_text_index = has_text_index
         self.codec = PayloadCodec(conn)
         self.names = _Names()
         self.pid = os.getpid()
@@ -867,11 +870,11 @@ class SqliteExporter:
             _INHERITED.append(current)  # forked without _after_fork_in_child(): do not touch
         conn = connect(self.path, busy_timeout_s=self.busy_timeout_s, pragmas=self.pragmas)
         try:
-            prepare_store(conn, self.path, create=False)
+            info = prepare_store(conn, self.path, create=False)
         except BaseException:
             conn.close()
             raise
-        wrapped = _Connection(conn)
+        wrapped = _Connection(conn, info.has_text_index)
         self._local.conn = wrapped
         with self._lock:
             self._open.append(wrapped)
@@ -1046,10 +1049,7 @@ class _BatchWriter:
         self.c = c
         self.conn = conn = c.conn
         self.dict_id = dict_id
-        self.has_text = (
-            conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'trace_text'").fetchone()
-            is not None
-        )
+        self.has_text = c.has_text_index
         # New traces get their row ids here, so that their rows go to SQLite with the other
         # tables' rows (_insert_rows) instead of an INSERT ... RETURNING each. The transaction
         # holds the write lock, so no other writer can take these ids or add these traces
