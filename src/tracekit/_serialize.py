@@ -20,8 +20,9 @@ from ._privacy import MEDIA_MIN_CHARS, Privacy, media_placeholder
 
 MAX_DEPTH = 32
 MAX_ITEMS = 1_000
-_INT_MIN = -(2**63)
-_INT_MAX = 2**64 - 1
+# Integers orjson writes as numbers; larger ones become strings.
+JSON_INT_MIN = -(2**63)
+JSON_INT_MAX = 2**64 - 1
 _NOT_CONSUMED = (
     types.GeneratorType,
     types.AsyncGeneratorType,
@@ -63,7 +64,7 @@ def to_jsonable(obj: Any, max_chars: int, privacy: Privacy | None = None) -> Any
     if obj is None or cls is bool or cls is float:
         return obj
     if cls is int:
-        return obj if _INT_MIN <= obj <= _INT_MAX else str(obj)
+        return obj if JSON_INT_MIN <= obj <= JSON_INT_MAX else str(obj)
     try:
         return _convert(obj, max_chars, 0, set(), policy)
     except Exception:
@@ -87,7 +88,7 @@ def _convert(obj: Any, max_chars: int, depth: int, path: set[int], policy: Priva
     if obj is None or cls is bool or cls is float:
         return obj
     if cls is int:
-        return obj if _INT_MIN <= obj <= _INT_MAX else str(obj)
+        return obj if JSON_INT_MIN <= obj <= JSON_INT_MAX else str(obj)
     if depth >= MAX_DEPTH:
         return f"<max depth {MAX_DEPTH} reached: {cls.__qualname__}>"
 
@@ -219,7 +220,7 @@ def _convert_scalar(
         return bool(obj)
     if isinstance(obj, int):
         value = int(obj)
-        return value if _INT_MIN <= value <= _INT_MAX else str(value)
+        return value if JSON_INT_MIN <= value <= JSON_INT_MAX else str(value)
     if isinstance(obj, float):
         return float(obj)
     if isinstance(obj, (bytes, bytearray, memoryview)):
@@ -311,7 +312,7 @@ def _scrub_surrogates(obj: Any) -> Any:
     # Also what else orjson refuses in a record: integers beyond 64 bits become strings.
     if isinstance(obj, str):
         return obj.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    if type(obj) is int and not _INT_MIN <= obj <= _INT_MAX:
+    if type(obj) is int and not JSON_INT_MIN <= obj <= JSON_INT_MAX:
         return str(obj)
     if isinstance(obj, dict):
         return {_scrub_surrogates(k): _scrub_surrogates(v) for k, v in obj.items()}

@@ -29,7 +29,7 @@ from tracekit._privacy import (
     Privacy,
     is_metadata_attribute,
 )
-from tracekit._serialize import field_to_jsonable, to_jsonable
+from tracekit._serialize import JSON_INT_MAX, JSON_INT_MIN, field_to_jsonable, to_jsonable
 from tracekit._spans import CURRENT_SPAN, Span, SpanType, usage_counts
 from tracekit._tracer import new_span
 
@@ -341,7 +341,7 @@ def record_params(call: LLMCall, kwargs: Mapping[str, Any], content_keys: frozen
         if name is None:
             continue
         cls = type(value)
-        if cls is float or cls is bool or (cls is int and -(2**63) <= value < 2**63):
+        if cls is float or cls is bool or (cls is int and JSON_INT_MIN <= value <= JSON_INT_MAX):
             # temperature, max_tokens, ...: as they are
             if call.content_level != NONE or is_metadata_attribute(name):
                 attributes[name] = value
